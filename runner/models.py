@@ -1,0 +1,342 @@
+"""Frozen dataclasses shared by every stage of the pipeline (parse → plan → execute → evidence).
+
+No I/O here. Line numbers are 0-based indices into `TaskDocument.lines` unless a name says
+`lineno` (1-based, as shown to people).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+# --------------------------------------------------------------------------- parsed document
+
+SectionKind = Literal[
+    "test-commands", "test-steps", "execution", "status", "validation", "other"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Lines `start` … `end - 1` (0-based, end-exclusive, as markdown-it's `token.map`)."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    level: int
+    text: str  # as written, inline markup kept ("🏗️ Infrastructure Context")
+    name: str  # normalised: leading non-word characters stripped, casefolded
+    line: int
+    section: Span  # the heading line up to the next heading of the same or a higher level
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """A `**Name**: value` field (any of the template's spellings).
+
+    `value_start`/`value_end` are character offsets of the value inside the line text (without
+    its line ending, backticks excluded when `backticked`), so write-back can replace exactly
+    that span and nothing else.
+    """
+
+    name: str  # as written, e.g. "Completion Percentage"
+    key: str  # normalised: casefolded, single spaces ("completion percentage")
+    value: str  # without backticks
+    line: int
+    value_start: int
+    value_end: int
+    backticked: bool
+    placeholder: bool  # the value is a template `[…]` placeholder
+
+
+@dataclass(frozen=True, slots=True)
+class CodeBlock:
+    """A fenced code block. `body` lines have the container indentation removed."""
+
+    info: str  # the fence info string as written ("bash {on=llm-01}")
+    lang: str  # first word of info, casefolded ("" when untagged)
+    runnable: bool  # bash/sh/shell/console/untagged
+    section: SectionKind
+    span: Span  # fence lines included
+    body_start: int  # line index of the first body line
+    body: tuple[str, ...]  # body lines, line endings stripped, container indent removed
+    indent: int  # columns of container indentation removed from body lines
+    closed: bool  # False when the fence runs to the end of its container/document
+    list_item: int | None = None  # index of the enclosing Test Steps list item, if any
+
+
+@dataclass(frozen=True, slots=True)
+class InlineCommand:
+    """An inline code span that is a whole command in a Test Steps list item (template C)."""
+
+    command: str
+    line: int
+    expected: str | None  # from a following `(Expected: `X`)` holding exactly one code span
+    expected_text: str | None  # the whole parenthesised prose, for the plan's notes
+    list_span: Span  # the enclosing list: consecutive inline commands of one list share a session
+    item: int  # index of the list item within that list
+
+
+@dataclass(frozen=True, slots=True)
+class MustPassItem:
+    name: str  # as written: "Service Health"
+    description: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeLogItem:
+    line: int
+    text: str  # the whole line as written, line ending stripped
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeLog:
+    heading_line: int
+    items: tuple[ChangeLogItem, ...]
+    span: Span  # heading up to the section end
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceBlock:
+    start_line: int  # the `<!-- taskrun:evidence -->` line
+    end_line: int  # the `<!-- /taskrun:evidence -->` line
+    checksum: str | None  # as recorded on its comment line
+    actual_checksum: str  # computed over the body lines now
+
+
+@dataclass(frozen=True, slots=True)
+class StatusSection:
+    heading_line: int
+    span: Span
+    fields: tuple[Field, ...]
+    change_log: ChangeLog | None
+    evidence: EvidenceBlock | None
+
+
+@dataclass(frozen=True, slots=True)
+class TestCase:
+    description: str | None
+    expected_result: str | None
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDocument:
+    path: str
+    text: str  # decoded text, BOM removed
+    lines: tuple[str, ...]  # lines with their endings stripped
+    endings: tuple[str, ...]  # each line's ending as written: "\n", "\r\n", "\r" or "" (last)
+    has_bom: bool
+    is_task: bool  # a Task ID and a template section (Validation Criteria or Status Tracking)
+    task_id: str | None  # None when missing or a `[…]` placeholder
+    task_id_line: int | None
+    title: str | None
+    title_line: int | None
+    components: tuple[str, ...]
+    component_line: int | None
+    headings: tuple[Heading, ...]
+    fields: tuple[Field, ...]  # every field in the document (header, context, status …)
+    must_pass: tuple[MustPassItem, ...]
+    test_case: TestCase | None
+    code_blocks: tuple[CodeBlock, ...]  # every fenced block, in file order
+    inline_commands: tuple[InlineCommand, ...]
+    status: StatusSection | None
+
+
+# --------------------------------------------------------------------------- splitting
+
+DirectiveValue = str | int | float | bool | tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Directives:
+    """`# taskrun: key=value …` settings; None means "not given" (the default applies)."""
+
+    on: tuple[str, ...] | None = None
+    expect_exit: int | None = None
+    expect_stdout: str | None = None
+    timeout: float | None = None
+    retries: int | None = None
+    retry_delay: float | None = None
+    skip: str | None = None
+    mutating_ok: bool | None = None
+    name: str | None = None
+    pipefail: bool | None = None
+
+    def merged(self, override: Directives) -> Directives:
+        """`override`'s given values win over ours (command over block)."""
+        values = {
+            name: getattr(override, name)
+            if getattr(override, name) is not None
+            else getattr(self, name)
+            for name in self.__slots__
+        }
+        return Directives(**values)
+
+    def as_dict(self) -> dict[str, DirectiveValue]:
+        """Only the given keys, spelled as in task files (`expect-exit`)."""
+        out: dict[str, DirectiveValue] = {}
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if value is not None:
+                key = "mutating" if name == "mutating_ok" else name.replace("_", "-")
+                out[key] = ("ok" if value else "no") if name == "mutating_ok" else value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ShellCommand:
+    """One top-level command of a block, as bash would read it."""
+
+    text: str  # source lines joined with "\n", prompts removed, label/directive lines dropped
+    first_line: int  # 0-based index into the block body
+    last_line: int  # inclusive
+    label: str | None  # the comment line directly above, without "# "
+    directives: Directives  # directives given directly above this command
+    is_setup: bool  # only assigns variables (`X=1`, `export X=1`)
+
+
+@dataclass(frozen=True, slots=True)
+class SplitBlock:
+    commands: tuple[ShellCommand, ...]
+    directives: Directives  # block-level: first-line directive comment or fence info
+
+
+# --------------------------------------------------------------------------- plan
+
+CheckSource = Literal["test-commands", "test-steps", "must-pass"]
+CheckKind = Literal["command", "setup", "http", "not-run"]
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    exit_code: int = 0
+    stdout_regex: str | None = None  # re.search over the whole stdout (MULTILINE)
+    stdout_line: str | None = None  # some stdout line equals this, both trimmed
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCheck:
+    id: str  # stable while section, text and position are unchanged
+    label: str
+    source: CheckSource
+    must_pass: str | None
+    components: tuple[str, ...]  # after `on=` and `global` expansion
+    kind: CheckKind
+    command: str  # the text that runs (secrets not yet masked: mask for display)
+    line: int  # 1-based line in the task file
+    directives: Directives
+    expectation: Expectation
+    session: str  # checks with equal `session` run in one bash session per target, in order
+    notes: tuple[str, ...] = ()
+    guard_reason: str | None = None  # why the safety guard would skip it (None: read-only)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    task_path: str
+    task_id: str | None
+    title: str | None
+    components: tuple[str, ...]
+    checks: tuple[PlannedCheck, ...]
+    notes: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------- outcomes
+
+Status = Literal["pass", "fail", "error", "skip", "manual"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    exit_code: int | None
+    started_at: str  # ISO 8601 UTC
+    duration_s: float
+    status: Status
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    id: str  # "<plan id>@<component>"
+    plan_id: str
+    label: str
+    source: CheckSource
+    must_pass: str | None
+    component: str
+    host: str
+    command: str | None  # masked
+    status: Status
+    exit_code: int | None = None
+    started_at: str | None = None
+    duration_s: float | None = None
+    stdout_tail: str = ""
+    stderr_tail: str = ""
+    log_paths: tuple[str, ...] = ()
+    reason: str | None = None
+    error: str | None = None
+    flaky: bool = False
+    attempts: tuple[Attempt, ...] = ()
+    line: int | None = None  # 1-based line in the task file
+    http: dict[str, object] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    manual: int = 0
+
+    @classmethod
+    def of(cls, results: tuple[CheckResult, ...] | list[CheckResult]) -> RunSummary:
+        counts = {"pass": 0, "fail": 0, "error": 0, "skip": 0, "manual": 0}
+        for result in results:
+            counts[result.status] += 1
+        return cls(
+            total=len(results),
+            passed=counts["pass"],
+            failed=counts["fail"],
+            errors=counts["error"],
+            skipped=counts["skip"],
+            manual=counts["manual"],
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "total": self.total,
+            "pass": self.passed,
+            "fail": self.failed,
+            "error": self.errors,
+            "skip": self.skipped,
+            "manual": self.manual,
+        }
+
+
+RunState = Literal["running", "interrupted", "complete"]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """Everything `run.json` holds."""
+
+    task_id: str | None
+    task_path: str  # POSIX, relative to the current directory
+    title: str | None
+    run_id: str
+    state: RunState
+    started_at: str
+    finished_at: str | None
+    results: tuple[CheckResult, ...] = ()
+    filtered: bool = False  # --only / --component narrowed the run
+    options: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> RunSummary:
+        return RunSummary.of(self.results)
