@@ -1,0 +1,718 @@
+"""Write a run's evidence back into a task file, touching only the lines taskrun owns.
+
+Pure: text in, text out. The owned lines are the Status Tracking values, the evidence block and
+the Change Log items taskrun added; every other byte of the file stays as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from markdown_it import MarkdownIt
+
+from runner.errors import InputError, WriteBackRefused
+from runner.markdown.document import parse_document
+from runner.markdown.evidence_block import (
+    EVIDENCE_END,
+    EVIDENCE_START,
+    body_checksum,
+    checksum_line,
+)
+from runner.models import CheckResult, Field, RunRecord, TaskDocument
+
+STATUS_KEY = "current status"
+COMPLETION_KEYS = ("completion", "completion percentage")
+UPDATED_KEY = "last updated"
+OWNED_FIELD_KEYS = frozenset({STATUS_KEY, UPDATED_KEY, *COMPLETION_KEYS})
+
+# A Change Log item taskrun wrote ends with the run id in parentheses.
+RUN_MARK = re.compile(r"\(run (\d{8}T\d{6}Z(?:-\d+)?)\)\s*$")
+_BOLD_DATE_ITEM = re.compile(r"^(\s*[-*+]\s+)\*\*[^*]+\*\*:\s")
+_DASH_DATE_ITEM = re.compile(r"^(\s*[-*+]\s+)(?:\d{4}-\d{2}-\d{2}|\[[^\]]*\]) - ")
+_BULLET = re.compile(r"^(\s*(?:[-*+]|\d+[.)])\s+)")
+_THEMATIC_BREAK = re.compile(r"^ {0,3}(?:(?:-\s*){3,}|(?:\*\s*){3,}|(?:_\s*){3,})$")
+_PLACE_BEFORE = ("additional information", "additional requirements", "notes", "references")
+
+_LABEL_WIDTH = 60
+_REASON_WIDTH = 80
+_LIST_LABEL_WIDTH = 40
+_LISTED_FAILURES = 3
+
+
+# --------------------------------------------------------------------------- outcome policy
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a run means for the task's status."""
+
+    counted: int  # non-manual checks (the M of "N/M passed")
+    passed: int
+    ran: int  # non-manual, non-skip checks
+    manual: int
+    complete: bool  # every rule for `Complete` holds
+
+
+def judge(record: RunRecord) -> Outcome:
+    counted = [r for r in record.results if r.status != "manual"]
+    passed = sum(1 for r in counted if r.status == "pass")
+    ran = sum(1 for r in counted if r.status != "skip")
+    manual = len(record.results) - len(counted)
+    complete = ran >= 1 and passed == len(counted) and manual == 0 and not record.filtered
+    return Outcome(len(counted), passed, ran, manual, complete)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    status: str | None  # new Current Status value; None leaves it
+    completion: str | None  # new Completion value; None leaves it
+    regression_kept: bool  # the task stays Complete although this run did not pass
+
+
+def decide_status(current: str | None, outcome: Outcome, *, set_status: bool) -> StatusChange:
+    """DESIGN §7: Complete only on a clean, unfiltered run; never leave Complete silently."""
+    if outcome.complete:
+        return StatusChange("Complete", "100%", regression_kept=False)
+    if current is not None and current.strip().casefold() == "complete" and not set_status:
+        return StatusChange(None, None, regression_kept=True)
+    return StatusChange("Testing", None, regression_kept=False)
+
+
+# --------------------------------------------------------------------------- one-line text
+
+
+def one_line(text: str | None, width: int) -> str:
+    """Collapse whitespace, neutralise `<` (no stray HTML), bound the length."""
+    flat = " ".join((text or "").split()).replace("<", "&lt;")
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def table_cell(text: str | None, width: int = _REASON_WIDTH) -> str:
+    return one_line(text, width).replace("|", "\\|")
+
+
+def _check_names(results: Iterable[CheckResult]) -> str:
+    names = [f"{one_line(r.label, _LIST_LABEL_WIDTH)} on {r.component}" for r in results]
+    if len(names) > _LISTED_FAILURES:
+        rest = len(names) - _LISTED_FAILURES
+        names = [*names[:_LISTED_FAILURES], f"{rest} more"]
+    return ", ".join(names)
+
+
+def change_log_text(
+    record: RunRecord, outcome: Outcome, *, regression_kept: bool, regressions: Sequence[str]
+) -> str:
+    """`Validation 7/8 passed; failed: Service Health on llm-02 (run 20261124T130550Z)`."""
+    parts = [f"Validation {outcome.passed}/{outcome.counted} passed"]
+    if outcome.ran == 0:
+        parts.append("no check ran")
+    failed = [r for r in record.results if r.status == "fail"]
+    errors = [r for r in record.results if r.status == "error"]
+    skipped = sum(1 for r in record.results if r.status == "skip")
+    if failed:
+        parts.append(f"failed: {_check_names(failed)}")
+    if errors:
+        parts.append(f"could not run: {_check_names(errors)}")
+    if skipped:
+        parts.append(f"{skipped} skipped")
+    if outcome.manual:
+        parts.append(f"{outcome.manual} manual")
+    if record.filtered:
+        parts.append("filtered run")
+    if regressions:
+        parts.append("regressed: " + ", ".join(one_line(r, _LIST_LABEL_WIDTH) for r in regressions))
+    if regression_kept:
+        parts.append("status left Complete")
+    return "; ".join(parts) + f" (run {record.run_id})"
+
+
+# --------------------------------------------------------------------------- evidence block
+
+
+def _where(result: CheckResult) -> str:
+    if result.host and result.host not in (result.component, "local"):
+        return f"{result.component} ({result.host})"
+    return result.component
+
+
+def _result_word(result: CheckResult) -> str:
+    return f"{result.status} (flaky)" if result.flaky else result.status
+
+
+def evidence_body(
+    record: RunRecord, outcome: Outcome, *, regression_kept: bool, regressions: Sequence[str]
+) -> list[str]:
+    """The block's lines between the markers, checksum line excluded."""
+    s = record.summary
+    counts = [f"{outcome.passed}/{outcome.counted} passed"]
+    counts += [
+        f"{n} {word}"
+        for n, word in (
+            (s.failed, "failed"),
+            (s.errors, "could not run"),
+            (s.skipped, "skipped"),
+            (s.manual, "manual"),
+        )
+        if n
+    ]
+    filtered = " (filtered: only part of the checks ran)" if record.filtered else ""
+    body = [
+        f"**taskrun** run `{record.run_id}`, started {one_line(record.started_at, 40)}: "
+        f"{', '.join(counts)}{filtered}.",
+        "",
+    ]
+    if regression_kept:
+        body += [
+            "⚠️ Regression: the task is marked Complete but this run did not pass; the status "
+            "was left as it is (`--set-status` changes it).",
+            "",
+        ]
+    if regressions:
+        listed = ", ".join(one_line(r, _LIST_LABEL_WIDTH) for r in regressions)
+        body += [f"⚠️ Regressed since the last run: {listed}.", ""]
+    if not record.results:
+        return [*body, "No check ran."]
+    body += [
+        "| Check | ID | Where | Result | Duration | Reason |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in record.results:
+        duration = f"{r.duration_s:.2f} s" if r.duration_s is not None else ""
+        body.append(
+            f"| {table_cell(r.label, _LABEL_WIDTH)} | `{table_cell(r.id, 80)}` "
+            f"| {table_cell(_where(r), 60)} | {_result_word(r)} | {duration} "
+            f"| {table_cell(r.reason or r.error)} |"
+        )
+    return body
+
+
+def evidence_lines(body: Sequence[str]) -> list[str]:
+    """The whole block, markers and checksum line included."""
+    inner = [*body, ""]
+    return [EVIDENCE_START, checksum_line(body_checksum(inner)), *inner, EVIDENCE_END]
+
+
+_ROW = re.compile(r"^\|(.*)\|\s*$")
+
+
+def recorded_outcomes(doc: TaskDocument) -> tuple[tuple[str, str], ...] | None:
+    """(check id, status) pairs of the evidence block, for `validate --check`; None: no block."""
+    block = doc.status.evidence if doc.status else None
+    if block is None:
+        return None
+    pairs: list[tuple[str, str]] = []
+    for line in doc.lines[block.start_line + 1 : block.end_line]:
+        match = _ROW.match(line.strip())
+        if not match:
+            continue
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", match.group(1))]
+        if len(cells) < 4 or not (cells[1].startswith("`") and cells[1].endswith("`")):
+            continue
+        pairs.append((cells[1].strip("`").replace("\\|", "|"), cells[3].split(" ")[0]))
+    return tuple(pairs)
+
+
+# --------------------------------------------------------------------------- owned lines
+
+
+def _owned_fields(doc: TaskDocument) -> list[Field]:
+    if doc.status is None:
+        return []
+    return [f for f in doc.status.fields if f.key in OWNED_FIELD_KEYS]
+
+
+def owned_line_numbers(doc: TaskDocument) -> set[int]:
+    """0-based lines taskrun may change: its status values, evidence block, Change Log items."""
+    owned = {f.line for f in _owned_fields(doc)}
+    if doc.status is None:
+        return owned
+    if doc.status.evidence is not None:
+        owned.update(range(doc.status.evidence.start_line, doc.status.evidence.end_line + 1))
+    if doc.status.change_log is not None:
+        owned.update(i.line for i in doc.status.change_log.items if RUN_MARK.search(i.text))
+    return owned
+
+
+# --------------------------------------------------------------------------- edits
+
+
+@dataclass(frozen=True, slots=True)
+class _Edit:
+    """Replace original lines [start, end) with `lines` (texts without endings)."""
+
+    start: int
+    end: int
+    lines: tuple[str, ...]
+    order: int = 0  # ties at one insertion point apply in this order
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    text: str
+    ending: str
+    owned: bool
+    original: int | None  # index in the original document, None for an inserted line
+
+
+def _file_lines(doc: TaskDocument) -> tuple[list[str], list[str]]:
+    """The document's real lines; a virtual empty line after the final newline is dropped."""
+    lines, endings = list(doc.lines), list(doc.endings)
+    if len(lines) > 1 and lines[-1] == "" and endings[-1] == "" and endings[-2] != "":
+        lines.pop()
+        endings.pop()
+    return lines, endings
+
+
+def _default_ending(endings: Sequence[str]) -> str:
+    seen = [e for e in endings if e]
+    return max(set(seen), key=seen.count) if seen else "\n"
+
+
+def _apply(doc: TaskDocument, edits: Sequence[_Edit]) -> list[_Line]:
+    lines, endings = _file_lines(doc)
+    default = _default_ending(endings)
+    ordered = sorted(edits, key=lambda e: (e.start, e.end, e.order))
+    out: list[_Line] = []
+    cursor = 0
+    for edit in ordered:
+        if edit.start < cursor:
+            raise WriteBackRefused(f"{doc.path}: overlapping write-back edits (a taskrun bug)")
+        out += [_Line(lines[i], endings[i], False, i) for i in range(cursor, edit.start)]
+        # New lines take the ending of their neighbour: the line they replace or follow.
+        if edit.end > edit.start:
+            ending = endings[edit.start]
+        elif edit.start > 0:
+            ending = endings[edit.start - 1]
+        else:
+            ending = endings[0] if endings else default
+        out += [_Line(text, ending or default, True, None) for text in edit.lines]
+        cursor = max(cursor, edit.end)
+    out += [_Line(lines[i], endings[i], False, i) for i in range(cursor, len(lines))]
+    final_newline = bool(endings) and endings[-1] != ""
+    fixed = [
+        line if line.ending or n == len(out) - 1 else _with_ending(line, default)
+        for n, line in enumerate(out)
+    ]
+    if fixed:
+        last = fixed[-1]
+        fixed[-1] = _with_ending(last, (last.ending or default) if final_newline else "")
+    return fixed
+
+
+def _with_ending(line: _Line, ending: str) -> _Line:
+    return _Line(line.text, ending, line.owned, line.original)
+
+
+def _replace_value(line: str, field: Field, value: str) -> str:
+    return line[: field.value_start] + value + line[field.value_end :]
+
+
+def _field_line_like(model: Field, model_line: str, name: str, value: str) -> str:
+    """A new field line in the style of `model` (label punctuation, backticks, trailing)."""
+    at = model_line.find(model.name)
+    tick = 1 if model.backticked else 0
+    if at < 0 or at + len(model.name) > model.value_start - tick:
+        return f"- **{name}**: `{value}`"
+    before = model_line[:at]
+    between = model_line[at + len(model.name) : model.value_start - tick]
+    after = model_line[model.value_end + tick :]
+    shown = f"`{value}`" if model.backticked else value
+    return f"{before}{name}{between}{shown}{after}"
+
+
+# --------------------------------------------------------------------------- markdown blocks
+
+
+_MD = MarkdownIt("commonmark").enable("table")
+
+
+def _tokens(text: str) -> list:
+    return _MD.parse(text)
+
+
+def _block_end(tokens: list, line: int, total: int) -> int:
+    """End (exclusive) of the outermost block holding `line`, trailing blank lines excluded."""
+    for token in tokens:
+        if token.level == 0 and token.map and token.map[0] <= line < token.map[1]:
+            return token.map[1]
+    return min(line + 1, total)
+
+
+def _last_content_line(lines: Sequence[str], start: int, end: int) -> int:
+    last = start
+    for i in range(start, min(end, len(lines))):
+        if lines[i].strip():
+            last = i
+    return last
+
+
+def _is_c_style(doc: TaskDocument) -> bool:
+    """Template C: `**Name:** value` labels and plain headings."""
+    for f in doc.fields:
+        text = doc.lines[f.line]
+        if f"**{f.name}:**" in text:
+            return True
+        if f"**{f.name}**:" in text:
+            return False
+    return False
+
+
+def _uses_emoji_headings(doc: TaskDocument) -> bool:
+    return any(h.level == 2 and h.text[:1] and not h.text[0].isalnum() for h in doc.headings)
+
+
+# --------------------------------------------------------------------------- the edits
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    status: StatusChange
+    outcome: Outcome
+    log_text: str
+    evidence: list[str]
+
+
+def _change_log_item(doc: TaskDocument, today: str, text: str) -> tuple[str, bool]:
+    """(new item line, loose list) in the style of the existing items."""
+    log = doc.status.change_log if doc.status else None
+    items = log.items if log else ()
+    if not items:
+        item = f"- {today} - {text}" if _is_c_style(doc) else f"- **{today}**: {text}"
+        return item, False
+    last = items[-1].text
+    if m := _BOLD_DATE_ITEM.match(last):
+        item = f"{m.group(1)}**{today}**: {text}"
+    elif m := _DASH_DATE_ITEM.match(last):
+        item = f"{m.group(1)}{today} - {text}"
+    else:
+        bullet = m.group(1) if (m := _BULLET.match(last)) else "- "
+        item = f"{bullet}**{today}**: {text}"
+    if all(i.text.endswith("  ") for i in items):
+        item += "  "
+    loose = len(items) >= 2 and not doc.lines[items[-1].line - 1].strip()
+    return item, loose
+
+
+def _field_edits(doc: TaskDocument, plan: _Plan, today: str) -> tuple[list[_Edit], int]:
+    """Value replacements and missing fields; returns the edits and the insertion line used."""
+    assert doc.status is not None
+    fields = {f.key: f for f in doc.status.fields}
+    wanted: list[tuple[tuple[str, ...], str, str | None]] = [
+        ((STATUS_KEY,), "Current Status", plan.status.status),
+        (COMPLETION_KEYS, "Completion", plan.status.completion),
+        ((UPDATED_KEY,), "Last Updated", today),
+    ]
+    edits: list[_Edit] = []
+    missing: list[tuple[str, str]] = []
+    for keys, name, value in wanted:
+        if value is None:
+            continue
+        present = next((fields[k] for k in keys if k in fields), None)
+        if present is None:
+            if keys == COMPLETION_KEYS and _is_c_style(doc):
+                name = "Completion Percentage"
+            missing.append((name, value))
+        elif present.value != value:
+            line = doc.lines[present.line]
+            edits.append(
+                _Edit(present.line, present.line + 1, (_replace_value(line, present, value),))
+            )
+    if not doc.status.fields:
+        if missing:
+            at = doc.status.heading_line + 1
+            new_fields = [_default_field_line(doc, name, value) for name, value in missing]
+            edits.append(_Edit(at, at, ("", *new_fields), order=0))
+        return edits, -1
+    last = max(doc.status.fields, key=lambda f: f.line)
+    if missing:
+        model_line = doc.lines[last.line]
+        new = [_field_line_like(last, model_line, name, value) for name, value in missing]
+        paragraph_style = not _BULLET.match(model_line)
+        if paragraph_style and not model_line.endswith(("  ", "\\")):
+            new.insert(0, "")  # no hard break to continue: start a paragraph of our own
+        edits.append(_Edit(last.line + 1, last.line + 1, tuple(new), order=0))
+    return edits, last.line
+
+
+def _default_field_line(doc: TaskDocument, name: str, value: str) -> str:
+    if _is_c_style(doc):
+        return f"**{name}:** {value}  "
+    return f"- **{name}**: `{value}`"
+
+
+def _status_section_edits(doc: TaskDocument, plan: _Plan, today: str) -> list[_Edit]:
+    assert doc.status is not None
+    lines, _ = _file_lines(doc)
+    tokens = _tokens(doc.text)
+    edits, last_field = _field_edits(doc, plan, today)
+    evidence = doc.status.evidence
+    log = doc.status.change_log
+
+    log_lines: tuple[str, ...] = ()
+    if log is None:
+        item, _ = _change_log_item(doc, today, plan.log_text)
+        log_lines = ("### Change Log", *(() if _is_c_style(doc) else ("",)), item)
+
+    if evidence is not None:
+        edits.append(_Edit(evidence.start_line, evidence.end_line + 1, tuple(plan.evidence)))
+        if log_lines:
+            at = evidence.end_line + 1
+            tail = () if at >= len(lines) or not lines[at].strip() else ("",)
+            edits.append(_Edit(at, at, ("", *log_lines, *tail), order=2))
+    else:
+        if last_field >= 0:
+            anchor = _last_content_line(
+                lines, last_field, _block_end(tokens, last_field, len(lines))
+            )
+        else:
+            anchor = doc.status.heading_line
+        at = anchor + 1
+        block = list(plan.evidence)
+        if log_lines:
+            block += ["", *log_lines]  # a new Change Log goes right after the new block
+        if at < len(lines) and not lines[at].strip():
+            at += 1  # reuse the blank line already there
+        else:
+            block.insert(0, "")
+        if at >= len(lines) or lines[at].strip():
+            block.append("")
+        edits.append(_Edit(at, at, tuple(block), order=1))
+
+    if log is not None and log.items:
+        item, loose = _change_log_item(doc, today, plan.log_text)
+        last = log.items[-1].line
+        end = _last_content_line(lines, last, _block_end(tokens, last, len(lines)))
+        edits.append(_Edit(end + 1, end + 1, ("", item) if loose else (item,), order=2))
+    elif log is not None:
+        item, _ = _change_log_item(doc, today, plan.log_text)
+        at = log.heading_line + 1
+        pad = ("",) if not _is_c_style(doc) else ()
+        after = () if at >= len(lines) or not lines[at].strip() else ("",)
+        edits.append(_Edit(at, at, (*pad, item, *after), order=2))
+    return edits
+
+
+def _new_section_edit(doc: TaskDocument, plan: _Plan, today: str) -> _Edit:
+    """A whole Status Tracking section at the template's place, in the file's style."""
+    lines, _ = _file_lines(doc)
+    c_style = _is_c_style(doc)
+    status = plan.status.status or "Testing"
+    if c_style:
+        fields = [f"**Current Status:** {status}  "]
+        if plan.status.completion:
+            fields.append(f"**Completion Percentage:** {plan.status.completion}  ")
+        fields.append(f"**Last Updated:** {today}  ")
+        heading = "## Status Tracking"
+        log = ["### Change Log", f"- {today} - {plan.log_text}"]
+    else:
+        fields = [f"- **Current Status**: `{status}`"]
+        if plan.status.completion:
+            fields.append(f"- **Completion**: `{plan.status.completion}`")
+        fields.append(f"- **Last Updated**: `{today}`")
+        heading = "## 📊 Status Tracking" if _uses_emoji_headings(doc) else "## Status Tracking"
+        log = ["### Change Log", "", f"- **{today}**: {plan.log_text}"]
+    section = [heading, "", *fields, "", *plan.evidence, "", *log]
+
+    target = next((h for h in doc.headings if h.level == 2 and h.name in _PLACE_BEFORE), None)
+    uses_breaks = any(_THEMATIC_BREAK.match(line) for line in lines)
+    if target is None:
+        before = [] if not lines or not lines[-1].strip() else [""]
+        ends_with_break = _break_before(lines, len(lines))
+        breaks = ["---", ""] if uses_breaks and not ends_with_break else []
+        return _Edit(len(lines), len(lines), (*before, *breaks, *section))
+    at = target.line
+    if uses_breaks and _break_before(lines, target.line):
+        return _Edit(at, at, (*section, "", "---", ""))
+    before = [] if at == 0 or not lines[at - 1].strip() else [""]
+    return _Edit(at, at, (*before, *section, ""))
+
+
+def _break_before(lines: Sequence[str], heading: int) -> bool:
+    i = heading - 1
+    while i >= 0 and not lines[i].strip():
+        i -= 1
+    return i >= 0 and bool(_THEMATIC_BREAK.match(lines[i]))
+
+
+# --------------------------------------------------------------------------- guard
+
+
+def _token_key(token, content: str) -> tuple[str, str, str]:
+    return (token.type, token.tag, content)
+
+
+def _outside_owned(text: str, owned: set[int]) -> list[tuple[str, str, str]]:
+    """Block tokens (type, tag, content) not wholly inside owned lines; owned lines dropped.
+
+    Blank lines belong to no block, so a token counts as owned when all its non-blank lines
+    are owned. A token without a map (a table cell, a closing tag) shares its parent's lines.
+    """
+    lines = text.split("\n")
+    keys: list[tuple[str, str, str]] = []
+    parents: list[tuple[int, int] | None] = []
+    for token in _tokens(text):
+        inherited = parents[-1] if parents else None
+        own_span = (token.map[0], token.map[1]) if token.map else None
+        if token.nesting == -1:
+            span = parents.pop() if parents else None
+        else:
+            span = own_span or inherited
+            if token.nesting == 1:
+                parents.append(span)
+        content = token.content
+        if span is not None:
+            solid = [i for i in range(span[0], span[1]) if i < len(lines) and lines[i].strip()]
+            if solid and all(i in owned for i in solid):
+                continue
+            parts = content.split("\n")
+            width = span[1] - span[0]
+            if content and any(i in owned for i in solid) and len(parts) >= width:
+                content = "\n".join(
+                    p for n, p in enumerate(parts) if n >= width or span[0] + n not in owned
+                )
+        keys.append(_token_key(token, content))
+    return keys
+
+
+def _guard(doc: TaskDocument, out: Sequence[_Line], new_text: str, record: RunRecord) -> None:
+    """Refuse (a taskrun bug) unless the change stays inside the lines taskrun owns."""
+    lines, endings = _file_lines(doc)
+    touched = _touched(out, len(lines))
+    kept = [(line.original, line.text) for line in out if not line.owned]
+    problem = None
+    if not touched <= owned_line_numbers(doc):
+        problem = "replace lines it does not own"
+    elif kept != [(i, lines[i]) for i in range(len(lines)) if i not in touched]:
+        problem = "move or change lines it does not own"
+    elif any(
+        line.original is not None
+        and line.original != len(lines) - 1  # the last line may gain an ending
+        and line.ending != endings[line.original]
+        for line in out
+    ):
+        problem = "change a line ending"
+    else:
+        old_owned = touched | owned_line_numbers(doc)
+        new_owned = {n for n, line in enumerate(out) if line.owned or line.original in old_owned}
+        if _outside_owned(doc.text, old_owned) != _outside_owned(new_text, new_owned):
+            problem = "change the Markdown outside the lines taskrun owns"
+    if problem:
+        raise WriteBackRefused(
+            f"{doc.path}: write-back would {problem} (a taskrun bug); the file was left alone"
+        )
+    _check_reparse(doc, new_text, record)
+
+
+def _touched(out: Sequence[_Line], total: int) -> set[int]:
+    """Original lines that were replaced (not carried over)."""
+    carried = {line.original for line in out if line.original is not None}
+    return set(range(total)) - carried
+
+
+def _check_reparse(doc: TaskDocument, new_text: str, record: RunRecord) -> None:
+    data = ("\ufeff" if doc.has_bom else "") + new_text
+    try:
+        new = parse_document(data.encode("utf-8"), doc.path)
+    except InputError as exc:
+        raise WriteBackRefused(f"{doc.path}: the written file would not parse: {exc}") from exc
+    problems = []
+    if new.task_id != doc.task_id:
+        problems.append("Task ID changed")
+    if new.status is None or new.status.evidence is None:
+        problems.append("evidence block not found")
+    elif new.status.evidence.checksum != new.status.evidence.actual_checksum:
+        problems.append("evidence checksum does not match")
+    if (
+        new.status is None
+        or new.status.change_log is None
+        or not any(f"(run {record.run_id})" in item.text for item in new.status.change_log.items)
+    ):
+        problems.append("Change Log item not found")
+    if problems:
+        raise WriteBackRefused(f"{doc.path}: write-back self-check failed: {'; '.join(problems)}")
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _already_applied(doc: TaskDocument, run_id: str) -> bool:
+    log = doc.status.change_log if doc.status else None
+    return log is not None and any(
+        (m := RUN_MARK.search(item.text)) and m.group(1) == run_id for item in log.items
+    )
+
+
+def _refuse_hand_edit(doc: TaskDocument) -> None:
+    block = doc.status.evidence if doc.status else None
+    if block is not None and block.checksum != block.actual_checksum:
+        raise WriteBackRefused(
+            f"{doc.path}({block.start_line + 1}): the evidence block was edited by hand "
+            f"(line {block.start_line + 1}); remove it or restore it to let taskrun replace it"
+        )
+
+
+def current_status(doc: TaskDocument) -> str | None:
+    if doc.status is None:
+        return None
+    return next((f.value for f in doc.status.fields if f.key == STATUS_KEY), None)
+
+
+def render_write_back(
+    doc: TaskDocument,
+    record: RunRecord,
+    *,
+    today: str,
+    set_status: bool = False,
+    regressions: Sequence[str] = (),
+) -> str | None:
+    """The new file text (BOM and line endings kept), or None when nothing changes.
+
+    Raises WriteBackRefused on a hand-edited evidence block, or when the self-check finds a
+    change outside the owned lines.
+    """
+    if doc.task_id is None or not doc.is_task or record.state != "complete":
+        return None
+    if _already_applied(doc, record.run_id):
+        return None
+    _refuse_hand_edit(doc)
+    outcome = judge(record)
+    status = decide_status(current_status(doc), outcome, set_status=set_status)
+    body = evidence_body(
+        record, outcome, regression_kept=status.regression_kept, regressions=regressions
+    )
+    plan = _Plan(
+        status=status,
+        outcome=outcome,
+        log_text=change_log_text(
+            record, outcome, regression_kept=status.regression_kept, regressions=regressions
+        ),
+        evidence=evidence_lines(body),
+    )
+    edits = (
+        _status_section_edits(doc, plan, today)
+        if doc.status is not None
+        else [_new_section_edit(doc, plan, today)]
+    )
+    out = _apply(doc, edits)
+    new_text = "".join(line.text + line.ending for line in out)
+    if new_text == doc.text:
+        return None
+    _guard(doc, out, new_text, record)
+    return ("\ufeff" if doc.has_bom else "") + new_text
+
+
+__all__ = [
+    "Outcome",
+    "StatusChange",
+    "change_log_text",
+    "current_status",
+    "decide_status",
+    "evidence_body",
+    "evidence_lines",
+    "judge",
+    "owned_line_numbers",
+    "recorded_outcomes",
+    "render_write_back",
+]

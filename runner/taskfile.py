@@ -1,0 +1,236 @@
+"""The task file on disk: snapshot at run start, then a locked, atomic, conflict-checked write-back.
+
+The lock is a sibling file `.<name>.taskrun.lock` held with flock(2) for the read-modify-write
+only. The file itself cannot be the lock: the atomic rename gives the path a new inode, so a
+writer that arrives after the rename would lock the new inode while another still holds the
+old one. The lock file is removed by its holder before release, and every taker checks it still
+locks the file at that path, so nothing is left behind and a killed holder never blocks anyone
+(the kernel drops flock locks with the process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.errors import WriteBackRefused
+from runner.markdown.document import parse_document
+from runner.markdown.writeback import owned_line_numbers, render_write_back
+from runner.models import RunRecord, TaskDocument
+
+LOCK_WAIT_S = 30.0
+_POLL_S = 0.01
+_LOCK_ATTEMPTS = 1000
+_TEMP_SUFFIX = ".taskrun.tmp"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The task file as it was when the run started."""
+
+    path: Path
+    data: bytes
+    doc: TaskDocument
+    fingerprint: str  # of the lines taskrun does not own
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    changed: bool
+    path: Path  # the file written (a symlink's target)
+
+
+def fingerprint(doc: TaskDocument) -> str:
+    """Hash of the lines taskrun does not own, blank lines left out.
+
+    Blank lines are left out because taskrun inserts blank lines around its evidence block;
+    leaving them in would make a concurrent run's first write look like a person's edit.
+    """
+    owned = owned_line_numbers(doc)
+    kept = (line for n, line in enumerate(doc.lines) if n not in owned and line.strip())
+    return hashlib.sha256("\n".join(kept).encode("utf-8")).hexdigest()
+
+
+def read_snapshot(path: str | os.PathLike[str]) -> Snapshot:
+    """Read and parse the task file at run start (InputError when it does not parse)."""
+    data = Path(path).read_bytes()
+    doc = parse_document(data, str(path))
+    return Snapshot(path=Path(path), data=data, doc=doc, fingerprint=fingerprint(doc))
+
+
+def write_back(
+    path: str | os.PathLike[str],
+    snapshot: Snapshot,
+    record: RunRecord,
+    *,
+    today: str,
+    set_status: bool = False,
+    regressions: Sequence[str] = (),
+) -> WriteResult:
+    """Write the run's evidence into the task file, or refuse (WriteBackRefused, exit 5).
+
+    Refuses when a line taskrun does not own changed since `snapshot` (a person edited the
+    file during the run) or when the evidence block was edited by hand.
+    """
+    target = Path(os.path.realpath(path))
+    with _exclusive_lock(target):
+        _remove_stale_temps(target)
+        try:
+            data = target.read_bytes()
+        except OSError as exc:
+            raise WriteBackRefused(f"{path}: cannot read the task file: {_why(exc)}") from exc
+        doc = parse_document(data, str(path))
+        if fingerprint(doc) != snapshot.fingerprint:
+            raise WriteBackRefused(
+                f"{path}: the task file was edited during the run (lines taskrun does not own "
+                "changed); the evidence is kept in reports/, apply it with `taskrun report "
+                "TASK --apply`"
+            )
+        text = render_write_back(
+            doc, record, today=today, set_status=set_status, regressions=regressions
+        )
+        if text is None:
+            return WriteResult(changed=False, path=target)
+        new = text.encode("utf-8")
+        if new == data:
+            return WriteResult(changed=False, path=target)
+        _atomic_replace(target, new)
+    return WriteResult(changed=True, path=target)
+
+
+# --------------------------------------------------------------------------- lock
+
+
+def lock_path_for(target: Path) -> Path:
+    return target.with_name(f".{target.name}.taskrun.lock")
+
+
+@contextlib.contextmanager
+def _exclusive_lock(target: Path, *, wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
+    lock = lock_path_for(target)
+    deadline = time.monotonic() + wait_s
+    for _ in range(_LOCK_ATTEMPTS):
+        fd = _open_lock(lock)
+        try:
+            _flock_until(fd, deadline, lock)
+            if _still_at_path(fd, lock):
+                try:
+                    yield
+                finally:
+                    # Unlink before unlocking: a waiter on this inode then sees it is stale.
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(lock)
+                return
+        finally:
+            os.close(fd)
+    raise WriteBackRefused(f"{target}: could not take the write-back lock {lock}")
+
+
+def _open_lock(lock: Path) -> int:
+    try:
+        return os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise WriteBackRefused(f"{lock}: cannot create the write-back lock: {_why(exc)}") from exc
+
+
+def _flock_until(fd: int, deadline: float, lock: Path) -> None:
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise WriteBackRefused(f"{lock}: cannot lock: {_why(exc)}") from exc
+        if time.monotonic() >= deadline:
+            raise WriteBackRefused(f"{lock}: another taskrun is still writing this task file")
+        time.sleep(_POLL_S)
+
+
+def _still_at_path(fd: int, lock: Path) -> bool:
+    try:
+        on_disk = os.stat(lock)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (on_disk.st_dev, on_disk.st_ino)
+
+
+# --------------------------------------------------------------------------- atomic write
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}."
+
+
+def _remove_stale_temps(target: Path) -> None:
+    """Temp files exist only while their writer holds the lock we now hold: they are stale."""
+    prefix = _temp_prefix(target)
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(target.parent):
+            if entry.name.startswith(prefix) and entry.name.endswith(_TEMP_SUFFIX):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+def _atomic_replace(target: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename over the target, fsync the folder."""
+    try:
+        before = os.stat(target)
+        fd, temp = _make_temp(target)
+    except OSError as exc:
+        raise WriteBackRefused(f"{target}: cannot write the task file: {_why(exc)}") from exc
+    try:
+        try:
+            os.fchmod(fd, stat.S_IMODE(before.st_mode))
+            _keep_owner(fd, before)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise WriteBackRefused(f"{target}: cannot write the task file: {_why(exc)}") from exc
+    _fsync_dir(target.parent)
+
+
+def _make_temp(target: Path) -> tuple[int, str]:
+    return tempfile.mkstemp(prefix=_temp_prefix(target), suffix=_TEMP_SUFFIX, dir=target.parent)
+
+
+def _keep_owner(fd: int, before: os.stat_result) -> None:
+    held = os.fstat(fd)
+    if (held.st_uid, held.st_gid) != (before.st_uid, before.st_gid):
+        # Only root (or a group member) may; otherwise the file becomes the writer's, as with
+        # any editor that saves by rename.
+        with contextlib.suppress(OSError):
+            os.fchown(fd, before.st_uid, before.st_gid)
+
+
+def _fsync_dir(folder: Path) -> None:
+    # The rename is durable only once the folder is synced; some filesystems refuse: not fatal.
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+__all__ = ["Snapshot", "WriteResult", "fingerprint", "lock_path_for", "read_snapshot", "write_back"]
