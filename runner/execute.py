@@ -1,0 +1,425 @@
+"""Run a plan: one bash session per (block session, target); targets concurrently, a target's
+blocks in file order, a block's commands in order. Every check becomes a `CheckResult`; emits
+events, never prints."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from runner.errors import TransportError
+from runner.evaluate import evaluate, format_seconds
+from runner.logs import Redactor, StreamCapture, identity
+from runner.models import Attempt, CheckResult, Plan, PlannedCheck, Status
+from runner.session import BlockSession, CommandOutcome
+from runner.transports.base import Target, Transport
+
+NOT_RUN_SHELL_EXITED = "not run: shell exited"
+NOT_RUN_TIMED_OUT = "not run: block timed out"
+MANUAL_REASON = "needs a person's sign-off"
+HTTP_NOT_SUPPORTED = "http probes not supported yet"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteOptions:
+    concurrency: int = 32
+    default_timeout: float = 60.0
+    allow_mutating: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+    # Per-target environment (inventory `env`/`secrets` names); wins over `env` when given,
+    # so a remote host never receives the runner's whole environment.
+    env_for: Callable[[Target], Mapping[str, str]] | None = None
+    redact: Redactor = identity
+    block_timeout: float | None = None  # per session (block × target); None: no limit
+
+
+@dataclass(frozen=True, slots=True)
+class CheckStarted:
+    check_id: str  # "<plan id>@<component>"
+    component: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckFinished:
+    result: CheckResult
+
+
+Event = CheckStarted | CheckFinished
+EventSink = Callable[[Event], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One planned check on one component, with its position for stable ordering."""
+
+    order: tuple[int, int]
+    check: PlannedCheck
+    component: str
+
+    @property
+    def result_id(self) -> str:
+        return f"{self.check.id}@{self.component}"
+
+
+async def execute_plan(
+    plan: Plan,
+    *,
+    targets: Mapping[str, Target],
+    transport_for: Callable[[Target], Transport],
+    options: ExecuteOptions,
+    log_dir: Path,
+    on_event: EventSink = lambda event: None,
+    results: list[CheckResult] | None = None,
+) -> list[CheckResult]:
+    """Run every check of `plan`; return the results in plan order.
+
+    `results`, when given, receives each result as it finishes, so a caller that cancels this
+    coroutine (SIGINT) keeps what was gathered. On cancellation every running process tree is
+    killed before the cancellation propagates.
+    """
+    run = _Run(targets, transport_for, options, log_dir, on_event, results)
+    return await run.execute(plan)
+
+
+class _Run:
+    def __init__(
+        self,
+        targets: Mapping[str, Target],
+        transport_for: Callable[[Target], Transport],
+        options: ExecuteOptions,
+        log_dir: Path,
+        on_event: EventSink,
+        sink: list[CheckResult] | None,
+    ) -> None:
+        self.targets = targets
+        self.transport_for = transport_for
+        self.options = options
+        self.log_dir = log_dir
+        self.on_event = on_event
+        self.sink = sink
+        self.gathered: list[tuple[tuple[int, int], CheckResult]] = []
+        self.transports: dict[str, Transport] = {}
+        self.broken_targets: dict[str, str] = {}
+        self.log_names: set[str] = set()
+        self.semaphore = asyncio.Semaphore(max(1, options.concurrency))
+
+    async def execute(self, plan: Plan) -> list[CheckResult]:
+        units: dict[tuple[str, str], list[_Item]] = {}
+        for index, check in enumerate(plan.checks):
+            for position, component in enumerate(check.components):
+                item = _Item((index, position), check, component)
+                if not self._settle_statically(item):
+                    units.setdefault((check.session, component), []).append(item)
+        per_target: dict[str, list[tuple[str, list[_Item]]]] = {}
+        for (session, component), items in units.items():
+            per_target.setdefault(component, []).append((session, items))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for component, sessions in per_target.items():
+                    group.create_task(self._run_target(component, sessions))
+        finally:
+            await self._close_transports()
+        return [result for _, result in sorted(self.gathered, key=lambda pair: pair[0])]
+
+    # ------------------------------------------------------------------ static outcomes
+    def _settle_statically(self, item: _Item) -> bool:
+        """Give a result without running anything where one is due; True when settled."""
+        check = item.check
+        if check.kind == "setup" and (check.directives.skip or item.component not in self.targets):
+            return True
+        if check.kind == "setup":
+            return False
+        verdict = self._static_verdict(item)
+        if verdict is None:
+            return False
+        status, message = verdict
+        self._finish(item, self._result(item, status=status, message=message))
+        return True
+
+    def _static_verdict(self, item: _Item) -> tuple[Status, str] | None:
+        check = item.check
+        if check.kind == "not-run":
+            return "manual", MANUAL_REASON
+        if check.directives.skip:
+            return "skip", check.directives.skip
+        if item.component not in self.targets:
+            return "error", f"component {item.component} is not in the inventory"
+        if check.guard_reason and not (self.options.allow_mutating or check.directives.mutating_ok):
+            return "skip", (
+                f"state-changing command: {check.guard_reason} "
+                "(use --allow-mutating or mutating=ok)"
+            )
+        if check.kind == "http":
+            return "error", HTTP_NOT_SUPPORTED
+        if check.kind not in ("command", "setup"):
+            return "error", f"unknown check kind {check.kind!r}"
+        return None
+
+    # ------------------------------------------------------------------ sessions
+    async def _run_target(self, component: str, sessions: list[tuple[str, list[_Item]]]) -> None:
+        """A target's blocks run one after another in file order (a later block may rely on
+        an earlier one, as when a person pastes them); targets run concurrently."""
+        async with self.semaphore:
+            for session_name, items in sessions:
+                await self._run_unit(session_name, component, items)
+
+    async def _run_unit(self, session_name: str, component: str, items: list[_Item]) -> None:
+        target = self.targets[component]
+        session_log = self._session_log(session_name, component)
+        try:
+            session = await self._open_session(target, session_log)
+        except TransportError as exc:
+            self.broken_targets.setdefault(component, str(exc) or type(exc).__name__)
+            for item in items:
+                self._not_run(item, self.broken_targets[component])
+            session_log.close()
+            return
+        try:
+            await self._run_items(session, items, session_log, target)
+        except asyncio.CancelledError:
+            await session.kill()
+            raise
+        finally:
+            await session.close()
+            session_log.close()
+
+    async def _open_session(self, target: Target, session_log: _SessionLog) -> BlockSession:
+        broken = self.broken_targets.get(target.component)
+        if broken is not None:
+            raise TransportError(broken)
+        transport = self.transports.get(target.component)
+        if transport is None:
+            transport = self.transport_for(target)
+            self.transports[target.component] = transport
+        return await BlockSession.open(
+            transport,
+            env=self.options.env_for(target) if self.options.env_for else self.options.env,
+            idle_stdout=session_log.stdout,
+            idle_stderr=session_log.stderr,
+        )
+
+    async def _run_items(
+        self,
+        session: BlockSession,
+        items: list[_Item],
+        session_log: _SessionLog,
+        target: Target,
+    ) -> None:
+        deadline = (
+            None
+            if self.options.block_timeout is None
+            else time.monotonic() + self.options.block_timeout
+        )
+        stopped: str | None = None
+        for item in items:
+            if stopped is not None:
+                self._not_run(item, stopped)
+                continue
+            if deadline is not None and time.monotonic() >= deadline:
+                stopped = NOT_RUN_TIMED_OUT
+                self._not_run(item, stopped)
+                continue
+            if item.check.kind == "setup":
+                outcome = await self._run_setup(session, item, session_log, deadline)
+            else:
+                outcome = await self._run_check(session, item, target, deadline)
+            if outcome.ended == "timeout":
+                stopped = NOT_RUN_TIMED_OUT
+            elif outcome.shell_exited:
+                stopped = NOT_RUN_SHELL_EXITED
+
+    async def _run_setup(
+        self,
+        session: BlockSession,
+        item: _Item,
+        session_log: _SessionLog,
+        deadline: float | None,
+    ) -> CommandOutcome:
+        timeout = self._timeout(item.check, deadline)
+        return await session.run(
+            item.check.command,
+            stdout=session_log.stdout,
+            stderr=session_log.stderr,
+            timeout=timeout,
+            pipefail=item.check.directives.pipefail is not False,
+        )
+
+    async def _run_check(
+        self, session: BlockSession, item: _Item, target: Target, deadline: float | None
+    ) -> CommandOutcome:
+        check = item.check
+        self.on_event(CheckStarted(item.result_id, item.component))
+        retries = max(0, check.directives.retries or 0)
+        attempts: list[Attempt] = []
+        log_paths: list[str] = []
+        while True:
+            number = len(attempts) + 1
+            timeout = self._timeout(check, deadline)
+            stdout, stderr = self._captures(item, number)
+            try:
+                outcome = await session.run(
+                    check.command,
+                    stdout=stdout,
+                    stderr=stderr,
+                    timeout=timeout,
+                    pipefail=check.directives.pipefail is not False,
+                )
+            finally:
+                stdout.close()
+                stderr.close()
+            log_paths.extend(self._relative(c) for c in (stdout, stderr) if c.has_file)
+            status, message = self._judge(outcome, stdout, stderr, check, timeout, deadline)
+            attempts.append(
+                Attempt(
+                    exit_code=outcome.exit_code,
+                    started_at=iso_utc(outcome.started_at),
+                    duration_s=outcome.duration_s,
+                    status=status,
+                    reason=message,
+                )
+            )
+            if status != "fail" or len(attempts) > retries or outcome.shell_exited:
+                break
+            await asyncio.sleep(max(0.0, check.directives.retry_delay or 0.0))
+        result = CheckResult(
+            id=item.result_id,
+            plan_id=check.id,
+            label=check.label,
+            source=check.source,
+            must_pass=check.must_pass,
+            component=item.component,
+            host=target.display,
+            command=self.options.redact(check.command),
+            status=status,
+            exit_code=outcome.exit_code,
+            started_at=attempts[0].started_at,
+            duration_s=round(sum(a.duration_s for a in attempts), 3),
+            stdout_tail=stdout.tail,
+            stderr_tail=stderr.tail,
+            log_paths=tuple(log_paths),
+            reason=None if status == "error" else message,
+            error=message if status == "error" else None,
+            flaky=status == "pass" and len(attempts) > 1,
+            attempts=tuple(attempts) if retries else (),
+            line=check.line,
+        )
+        self._finish(item, result, announced=True)
+        return outcome
+
+    def _judge(
+        self,
+        outcome: CommandOutcome,
+        stdout: StreamCapture,
+        stderr: StreamCapture,
+        check: PlannedCheck,
+        timeout: float | None,
+        deadline: float | None,
+    ) -> tuple[Status, str | None]:
+        if outcome.ended == "timeout" and deadline is not None and time.monotonic() >= deadline:
+            return "error", f"block timed out after {format_seconds(self.options.block_timeout)}s"
+        return evaluate(
+            outcome.exit_code,
+            stdout.head,
+            check.expectation,
+            stderr_text=stderr.head,
+            timed_out=outcome.ended == "timeout",
+            timeout_s=timeout,
+            failure_line=stdout.failure_line or stderr.failure_line,
+            sudo_password=stderr.sudo_password,
+        )
+
+    def _timeout(self, check: PlannedCheck, deadline: float | None) -> float:
+        timeout = check.directives.timeout or self.options.default_timeout
+        if deadline is not None:
+            timeout = max(0.0, min(timeout, deadline - time.monotonic()))
+        return timeout
+
+    # ------------------------------------------------------------------ results and logs
+    def _not_run(self, item: _Item, message: str) -> None:
+        if item.check.kind != "setup":
+            self._finish(item, self._result(item, status="error", message=message))
+
+    def _result(self, item: _Item, *, status: Status, message: str) -> CheckResult:
+        check = item.check
+        target = self.targets.get(item.component)
+        return CheckResult(
+            id=item.result_id,
+            plan_id=check.id,
+            label=check.label,
+            source=check.source,
+            must_pass=check.must_pass,
+            component=item.component,
+            host=target.display if target is not None else "",
+            command=self.options.redact(check.command) if check.kind != "not-run" else None,
+            status=status,
+            reason=None if status == "error" else message,
+            error=message if status == "error" else None,
+            line=check.line,
+        )
+
+    def _finish(self, item: _Item, result: CheckResult, *, announced: bool = False) -> None:
+        """Record a result; `announced`: its CheckStarted event was already emitted."""
+        self.gathered.append((item.order, result))
+        if self.sink is not None:
+            self.sink.append(result)
+        if not announced:
+            self.on_event(CheckStarted(item.result_id, item.component))
+        self.on_event(CheckFinished(result))
+
+    def _captures(self, item: _Item, attempt: int) -> tuple[StreamCapture, StreamCapture]:
+        base = self._log_name(item.result_id if attempt == 1 else f"{item.result_id}.try{attempt}")
+        return (
+            StreamCapture(self.log_dir / f"{base}.stdout", redact=self.options.redact),
+            StreamCapture(self.log_dir / f"{base}.stderr", redact=self.options.redact),
+        )
+
+    def _session_log(self, session: str, component: str) -> _SessionLog:
+        """The block's log: setup steps and output between commands (background jobs)."""
+        path = self.log_dir / f"{self._log_name(f'{session}@{component}-setup')}.log"
+        return _SessionLog(
+            StreamCapture(path, redact=self.options.redact, unbuffered=True),
+            StreamCapture(path, redact=self.options.redact, unbuffered=True),
+        )
+
+    def _log_name(self, wanted: str) -> str:
+        """A file-name-safe, unique stem for a log file."""
+        stem = re.sub(r"[^A-Za-z0-9@._-]+", "_", wanted).strip("._") or "check"
+        name, counter = stem, 2
+        while name in self.log_names:
+            name, counter = f"{stem}-{counter}", counter + 1
+        self.log_names.add(name)
+        return name
+
+    def _relative(self, capture: StreamCapture) -> str:
+        assert capture.path is not None
+        return capture.path.relative_to(self.log_dir.parent).as_posix()
+
+    async def _close_transports(self) -> None:
+        for transport in self.transports.values():
+            try:
+                await transport.close()
+            except Exception:
+                continue
+
+
+@dataclass(frozen=True, slots=True)
+class _SessionLog:
+    """Both streams append whole lines, unbuffered, to one file."""
+
+    stdout: StreamCapture
+    stderr: StreamCapture
+
+    def close(self) -> None:
+        self.stdout.close()
+        self.stderr.close()
+
+
+def iso_utc(epoch_seconds: float) -> str:
+    """`2026-11-24T13:05:50.123Z`."""
+    moment = datetime.fromtimestamp(epoch_seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

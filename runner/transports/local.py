@@ -1,0 +1,139 @@
+"""The local transport: a bash session on this machine, in its own process group."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator, Mapping
+
+from runner.errors import ConnectError
+from runner.transports.base import Target
+
+CHUNK_BYTES = 64 * 1024
+KILL_GRACE_S = 1.0
+
+
+class LocalProcess:
+    """A `bash` process started by `LocalTransport`; implements `base.Process`."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self._proc = proc
+        self.pid = proc.pid
+        self.pgid = proc.pid  # start_new_session: the shell leads its own group
+        self._killed = False
+
+    def write_stdin(self, data: bytes) -> None:
+        stdin = self._proc.stdin
+        if stdin is None or stdin.is_closing():
+            return
+        # The shell may be gone already: the session notices through EOF on its streams.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            stdin.write(data)
+
+    def close_stdin(self) -> None:
+        stdin = self._proc.stdin
+        if stdin is not None and not stdin.is_closing():
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                stdin.close()
+
+    def stdout(self) -> AsyncIterator[bytes]:
+        return _chunks(self._proc.stdout)
+
+    def stderr(self) -> AsyncIterator[bytes]:
+        return _chunks(self._proc.stderr)
+
+    async def wait(self) -> int | None:
+        code = await self._proc.wait()
+        return 128 - code if code < 0 else code
+
+    async def kill_tree(self) -> None:
+        if not _group_alive(self.pgid):
+            return
+        _signal_group(self.pgid, signal.SIGTERM)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + KILL_GRACE_S
+        while loop.time() < deadline and _group_alive(self.pgid):
+            await asyncio.sleep(0.02)
+        _signal_group(self.pgid, signal.SIGKILL)
+        self._killed = True
+        # Reap our own child so it leaves no zombie; bounded in case something is odd.
+        with contextlib.suppress(asyncio.TimeoutError, ProcessLookupError):
+            await asyncio.wait_for(self._proc.wait(), timeout=2.0)
+
+
+class LocalTransport:
+    """Runs block sessions as `bash --noprofile --norc -c SCRIPT` on this machine."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    async def start(self, script: str, *, env: Mapping[str, str]) -> LocalProcess:
+        full_env = {**os.environ, **env, "LC_ALL": "C.UTF-8"}
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "bash",
+                "--noprofile",
+                "--norc",
+                "-c",
+                script,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=full_env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise ConnectError(f"cannot start bash on this machine: {exc}") from exc
+        return LocalProcess(proc)
+
+    async def close(self) -> None:
+        return None
+
+
+async def _chunks(stream: asyncio.StreamReader | None) -> AsyncIterator[bytes]:
+    if stream is None:
+        return
+    while True:
+        chunk = await stream.read(CHUNK_BYTES)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while a live (non-zombie) process is in the group.
+
+    `killpg(pgid, 0)` also succeeds for zombies, which linger when PID 1 does not reap
+    orphans (containers), so /proc decides where it exists.
+    """
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    if not os.path.isdir("/proc"):
+        return True
+    return bool(live_group_members(pgid))
+
+
+def live_group_members(pgid: int) -> list[int]:
+    """PIDs of non-zombie processes in process group `pgid` (Linux /proc)."""
+    members: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        # After the ")" of comm: state, ppid, pgrp, ...
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            members.append(int(entry))
+    return members
