@@ -11,9 +11,7 @@ from typing import Literal
 
 # --------------------------------------------------------------------------- parsed document
 
-SectionKind = Literal[
-    "test-commands", "test-steps", "execution", "status", "validation", "other"
-]
+SectionKind = Literal["test-commands", "test-steps", "execution", "status", "validation", "other"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +218,37 @@ class Expectation:
 
 
 @dataclass(frozen=True, slots=True)
+class JsonExpectation:
+    """`path` is a dotted path into the JSON body (`data.0.id`, `models`); ops compare its value."""
+
+    path: str
+    op: Literal["exists", "equals", "nonempty", "matches", "min_length"] = "exists"
+    value: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpProbe:
+    """An HTTP check from a playbook. Strings may hold `{{var}}` (inventory vars, rendered per
+    component at run time) and headers/body `${ENV}` (the runner's environment; redacted)."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    json_body: object = None
+    body: str | None = None
+    expect_status: tuple[str, ...] = ("2xx",)  # "200", "401", "4xx"
+    expect_json: tuple[JsonExpectation, ...] = ()
+    body_regex: str | None = None
+    max_latency_ms: float | None = None
+    timeout_s: float = 10.0
+    retries: int = 0
+    via: Literal["runner", "ssh"] = "runner"
+    samples: int | None = None  # performance: N requests, p50/p95 against a baseline
+    tolerance: float = 0.25  # performance: allowed p95 growth over the baseline (fraction)
+    tolerance_ms: float = 20.0  # …plus this many milliseconds
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedCheck:
     id: str  # stable while section, text and position are unchanged
     label: str
@@ -234,6 +263,8 @@ class PlannedCheck:
     session: str  # checks with equal `session` run in one bash session per target, in order
     notes: tuple[str, ...] = ()
     guard_reason: str | None = None  # why the safety guard would skip it (None: read-only)
+    probe: HttpProbe | None = None  # kind "http"
+    when_var: str | None = None  # playbook: skip on a component whose inventory var is null
 
 
 @dataclass(frozen=True, slots=True)

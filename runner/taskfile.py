@@ -75,6 +75,8 @@ def write_back(
     today: str,
     set_status: bool = False,
     regressions: Sequence[str] = (),
+    since: str | None = None,
+    recovered: Sequence[str] = (),
 ) -> WriteResult:
     """Write the run's evidence into the task file, or refuse (WriteBackRefused, exit 5).
 
@@ -96,7 +98,13 @@ def write_back(
                 "TASK --apply`"
             )
         text = render_write_back(
-            doc, record, today=today, set_status=set_status, regressions=regressions
+            doc,
+            record,
+            today=today,
+            set_status=set_status,
+            regressions=regressions,
+            since=since,
+            recovered=recovered,
         )
         if text is None:
             return WriteResult(changed=False, path=target)

@@ -102,7 +102,13 @@ def _check_names(results: Iterable[CheckResult]) -> str:
 
 
 def change_log_text(
-    record: RunRecord, outcome: Outcome, *, regression_kept: bool, regressions: Sequence[str]
+    record: RunRecord,
+    outcome: Outcome,
+    *,
+    regression_kept: bool,
+    regressions: Sequence[str],
+    since: str | None = None,
+    recovered: Sequence[str] = (),
 ) -> str:
     """`Validation 7/8 passed; failed: Service Health on llm-02 (run 20261124T130550Z)`."""
     parts = [f"Validation {outcome.passed}/{outcome.counted} passed"]
@@ -122,7 +128,10 @@ def change_log_text(
     if record.filtered:
         parts.append("filtered run")
     if regressions:
-        parts.append("regressed: " + ", ".join(one_line(r, _LIST_LABEL_WIDTH) for r in regressions))
+        what = f"regressed since {since}" if since else "regressed"
+        parts.append(f"{what}: " + ", ".join(one_line(r, _LIST_LABEL_WIDTH) for r in regressions))
+    if recovered:
+        parts.append("recovered: " + ", ".join(one_line(r, _LIST_LABEL_WIDTH) for r in recovered))
     if regression_kept:
         parts.append("status left Complete")
     return "; ".join(parts) + f" (run {record.run_id})"
@@ -142,7 +151,13 @@ def _result_word(result: CheckResult) -> str:
 
 
 def evidence_body(
-    record: RunRecord, outcome: Outcome, *, regression_kept: bool, regressions: Sequence[str]
+    record: RunRecord,
+    outcome: Outcome,
+    *,
+    regression_kept: bool,
+    regressions: Sequence[str],
+    since: str | None = None,
+    recovered: Sequence[str] = (),
 ) -> list[str]:
     """The block's lines between the markers, checksum line excluded."""
     s = record.summary
@@ -171,7 +186,10 @@ def evidence_body(
         ]
     if regressions:
         listed = ", ".join(one_line(r, _LIST_LABEL_WIDTH) for r in regressions)
-        body += [f"⚠️ Regressed since the last run: {listed}.", ""]
+        body += [f"⚠️ Regressed since {since or 'the last run'}: {listed}.", ""]
+    if recovered:
+        listed = ", ".join(one_line(r, _LIST_LABEL_WIDTH) for r in recovered)
+        body += [f"Recovered since {since or 'the last run'}: {listed}.", ""]
     if not record.results:
         return [*body, "No check ran."]
     body += [
@@ -666,6 +684,8 @@ def render_write_back(
     today: str,
     set_status: bool = False,
     regressions: Sequence[str] = (),
+    since: str | None = None,
+    recovered: Sequence[str] = (),
 ) -> str | None:
     """The new file text (BOM and line endings kept), or None when nothing changes.
 
@@ -680,13 +700,23 @@ def render_write_back(
     outcome = judge(record)
     status = decide_status(current_status(doc), outcome, set_status=set_status)
     body = evidence_body(
-        record, outcome, regression_kept=status.regression_kept, regressions=regressions
+        record,
+        outcome,
+        regression_kept=status.regression_kept,
+        regressions=regressions,
+        since=since,
+        recovered=recovered,
     )
     plan = _Plan(
         status=status,
         outcome=outcome,
         log_text=change_log_text(
-            record, outcome, regression_kept=status.regression_kept, regressions=regressions
+            record,
+            outcome,
+            regression_kept=status.regression_kept,
+            regressions=regressions,
+            since=since,
+            recovered=recovered,
         ),
         evidence=evidence_lines(body),
     )

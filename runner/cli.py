@@ -1,0 +1,365 @@
+"""typer commands: flags in, one call to the API, exit code out. No logic here."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from runner import __version__
+from runner.errors import TaskrunError
+
+app = typer.Typer(
+    name="taskrun",
+    help="Turn an engineering task file into evidence: run its checks, keep the reports, "
+    "write the result back into the task.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+inventory_app = typer.Typer(help="Inspect the inventory of components.", no_args_is_help=True)
+app.add_typer(inventory_app, name="inventory")
+
+TasksOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--tasks", help="Folder of task files (repeatable; default tasks/)."),
+]
+PlaybooksOpt = Annotated[
+    Path | None, typer.Option("--playbooks", help="Playbooks folder (default playbooks/).")
+]
+InventoryOpt = Annotated[
+    Path | None,
+    typer.Option("--inventory", help="Inventory file (default <playbooks>/inventory.yaml)."),
+]
+ReportsOpt = Annotated[
+    Path | None, typer.Option("--reports", help="Reports folder (default reports/).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"taskrun {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """taskrun: validate engineering task files and keep the evidence."""
+
+
+def _settings(**flags: Any) -> Any:
+    from runner.settings import load_settings
+
+    given = {key: value for key, value in flags.items() if value not in (None, [], ())}
+    if "tasks" in given:
+        given["tasks"] = tuple(given["tasks"])
+    return load_settings(cwd=Path.cwd(), environ=os.environ, flags=given)
+
+
+def _run(body: Callable[[Any], int]) -> None:
+    """Run a command body; domain errors become one line on stderr and their exit code."""
+    from runner.console import Console
+
+    console = Console()
+    try:
+        code = body(console)
+    except TaskrunError as exc:
+        console.error(str(exc))
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        code = 130
+    raise typer.Exit(code)
+
+
+@app.command()
+def plan(
+    task: Annotated[str, typer.Argument(help="Task ID (ENG-001), FOLDER/ID, or a path.")],
+    json_out: JsonOpt = False,
+    tasks: TasksOpt = None,
+    playbooks: PlaybooksOpt = None,
+    inventory: InventoryOpt = None,
+    reports: ReportsOpt = None,
+) -> None:
+    """Show what would run, where, and why. Runs and writes nothing."""
+
+    def body(console: Any) -> int:
+        from runner import commands
+
+        settings = _settings(tasks=tasks, playbooks=playbooks, inventory=inventory, reports=reports)
+        return commands.plan(console, settings, task, as_json=json_out)
+
+    _run(body)
+
+
+@app.command()
+def validate(
+    task: Annotated[list[str] | None, typer.Argument(help="Task IDs, FOLDER/IDs or paths.")] = None,
+    all_tasks: Annotated[
+        bool, typer.Option("--all", help="Every task under the task dirs.")
+    ] = False,
+    status: Annotated[
+        list[str] | None, typer.Option("--status", help="With --all: tasks in this status.")
+    ] = None,
+    component: Annotated[
+        list[str] | None, typer.Option("--component", help="Only checks on this component.")
+    ] = None,
+    only: Annotated[
+        str | None, typer.Option("--only", help="Only checks whose id/label/command has TEXT.")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; run nothing.")] = False,
+    no_write: Annotated[
+        bool, typer.Option("--no-write", help="Keep the evidence; leave the task file alone.")
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Exit 4 when the outcome differs from the recorded one."),
+    ] = False,
+    json_out: JsonOpt = False,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Also write JUnit XML here.")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", min=1, help="Targets at once (default 32).")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0.001, help="Seconds per command (default 60).")
+    ] = None,
+    allow_mutating: Annotated[
+        bool, typer.Option("--allow-mutating", help="Run state-changing commands too.")
+    ] = False,
+    set_status: Annotated[
+        bool, typer.Option("--set-status", help="Let a run move a task out of Complete.")
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", metavar="DATE", help="With --all: Last Updated on or after."),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", min=1, help="Tasks at once (hosts always run concurrently).")
+    ] = 1,
+    prometheus: Annotated[
+        Path | None,
+        typer.Option("--prometheus", help="Write a node_exporter textfile here (atomically)."),
+    ] = None,
+    notify: Annotated[
+        str | None,
+        typer.Option(
+            "--notify",
+            metavar="URL",
+            envvar="TASKRUN_NOTIFY",
+            help="POST a JSON summary here when an outcome changes.",
+        ),
+    ] = None,
+    update_baseline: Annotated[
+        bool, typer.Option("--update-baseline", help="Record new performance baselines.")
+    ] = False,
+    baseline: Annotated[
+        Path | None,
+        typer.Option("--baseline", help="Compare performance with this baseline file."),
+    ] = None,
+    tasks: TasksOpt = None,
+    playbooks: PlaybooksOpt = None,
+    inventory: InventoryOpt = None,
+    reports: ReportsOpt = None,
+) -> None:
+    """Run a task's checks, keep the evidence and write the result back."""
+
+    def body(console: Any) -> int:
+        from runner import commands
+        from runner.api import ValidateOptions
+
+        settings = _settings(tasks=tasks, playbooks=playbooks, inventory=inventory, reports=reports)
+        options = ValidateOptions(
+            only=only,
+            components=tuple(component or ()),
+            dry_run=dry_run,
+            no_write=no_write,
+            check=check,
+            json=json_out,
+            junit=junit,
+            concurrency=concurrency,
+            timeout=timeout,
+            allow_mutating=allow_mutating,
+            set_status=set_status,
+            update_baseline=update_baseline,
+            baseline=baseline,
+        )
+        return commands.validate(
+            console,
+            settings,
+            list(task or ()),
+            options,
+            all_tasks=all_tasks,
+            statuses=tuple(status or ()),
+            since=since,
+            jobs=jobs,
+            prometheus=prometheus,
+            notify=notify,
+        )
+
+    _run(body)
+
+
+@app.command()
+def lint(
+    task: Annotated[list[str] | None, typer.Argument(help="Task IDs, FOLDER/IDs or paths.")] = None,
+    all_tasks: Annotated[
+        bool, typer.Option("--all", help="Every task under the task dirs.")
+    ] = False,
+    json_out: JsonOpt = False,
+    tasks: TasksOpt = None,
+    playbooks: PlaybooksOpt = None,
+    inventory: InventoryOpt = None,
+) -> None:
+    """Find checks that cannot fail, mean the opposite, or change state."""
+
+    def body(console: Any) -> int:
+        from runner import commands
+
+        settings = _settings(tasks=tasks, playbooks=playbooks, inventory=inventory)
+        return commands.lint(
+            console, settings, list(task or ()), all_tasks=all_tasks, as_json=json_out
+        )
+
+    _run(body)
+
+
+@app.command()
+def report(
+    task: Annotated[str | None, typer.Argument(help="Task ID, FOLDER/ID or path.")] = None,
+    run: Annotated[
+        str | None, typer.Option("--run", help="A RUN-ID (default: the latest).")
+    ] = None,
+    history: Annotated[bool, typer.Option("--history", help="One line per run.")] = False,
+    json_out: JsonOpt = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Write this run's evidence into the task file.")
+    ] = False,
+    prune: Annotated[
+        float | None, typer.Option("--prune", metavar="DAYS", help="Remove runs older than DAYS.")
+    ] = None,
+    tasks: TasksOpt = None,
+    reports: ReportsOpt = None,
+) -> None:
+    """Show the evidence of a run, apply it, or prune old runs."""
+
+    def body(console: Any) -> int:
+        from runner import commands
+
+        settings = _settings(tasks=tasks, reports=reports)
+        return commands.report(
+            console,
+            settings,
+            task,
+            run_id=run,
+            history=history,
+            as_json=json_out,
+            apply=apply,
+            prune_days=prune,
+        )
+
+    _run(body)
+
+
+@app.command()
+def config(
+    tasks: TasksOpt = None,
+    playbooks: PlaybooksOpt = None,
+    inventory: InventoryOpt = None,
+    reports: ReportsOpt = None,
+) -> None:
+    """Show the effective settings and where each came from."""
+
+    def body(console: Any) -> int:
+        from runner import commands
+
+        settings = _settings(tasks=tasks, playbooks=playbooks, inventory=inventory, reports=reports)
+        return commands.config(console, settings)
+
+    _run(body)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def schedule(
+    ctx: typer.Context,
+    print_: Annotated[
+        str,
+        typer.Option(
+            "--print",
+            metavar="systemd|systemd-service|systemd-timer|cron",
+            help="What to print.",
+        ),
+    ] = "systemd",
+    on_calendar: Annotated[
+        str, typer.Option("--on-calendar", help="systemd OnCalendar= (default daily).")
+    ] = "daily",
+    cron: Annotated[
+        str, typer.Option("--cron", help="cron schedule 'MIN HOUR DOM MON DOW'.")
+    ] = "17 3 * * *",
+    user: Annotated[str | None, typer.Option("--user", help="systemd User=.")] = None,
+    env_file: Annotated[
+        str | None, typer.Option("--env-file", help="Environment file with the secrets.")
+    ] = None,
+    log_file: Annotated[
+        str | None, typer.Option("--log-file", help="cron: append output here.")
+    ] = None,
+) -> None:
+    """Print a systemd service + timer (or a crontab line) running `validate --all` nightly.
+
+    Arguments after `--` are passed to `taskrun validate --all` (default: --status Complete).
+    """
+
+    def body(console: Any) -> int:
+        from runner import commands
+
+        return commands.schedule(
+            console,
+            what=print_,
+            args=list(ctx.args),
+            on_calendar=on_calendar,
+            cron=cron,
+            user=user,
+            env_file=env_file,
+            log_file=log_file,
+        )
+
+    _run(body)
+
+
+@inventory_app.command("check")
+def inventory_check(
+    accept_new: Annotated[
+        bool, typer.Option("--accept-new", help="Record first-seen host keys in known_hosts.")
+    ] = False,
+    json_out: JsonOpt = False,
+    playbooks: PlaybooksOpt = None,
+    inventory: InventoryOpt = None,
+) -> None:
+    """Reachability, authentication, host key and round-trip time of every component."""
+
+    def body(console: Any) -> int:
+        from runner import commands
+
+        settings = _settings(playbooks=playbooks, inventory=inventory)
+        return commands.inventory_check(console, settings, accept_new=accept_new, as_json=json_out)
+
+    _run(body)
+
+
+def main() -> None:
+    app(prog_name="taskrun")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

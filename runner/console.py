@@ -1,0 +1,199 @@
+"""The only module that prints: results to stdout, progress and errors to stderr.
+
+Plain text (no colour, no live view) when the stream is not a terminal or NO_COLOR is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.console import Console as RichConsole
+from rich.markup import escape
+from rich.table import Table
+
+from runner.models import CheckResult, Plan, RunRecord
+
+_STATUS_STYLE = {
+    "pass": "green",
+    "fail": "red",
+    "error": "yellow",
+    "skip": "blue",
+    "manual": "magenta",
+}
+
+
+def _plain(stream: Any) -> bool:
+    return bool(os.environ.get("NO_COLOR")) or not getattr(stream, "isatty", lambda: False)()
+
+
+class Console:
+    def __init__(self, *, mask: Callable[[str], str] = lambda text: text) -> None:
+        self.mask = mask
+        out_plain = _plain(sys.stdout)
+        err_plain = _plain(sys.stderr)
+        self.out = RichConsole(
+            file=sys.stdout,
+            no_color=out_plain,
+            highlight=False,
+            soft_wrap=out_plain,
+            width=None if not out_plain else 200,
+            emoji=False,
+        )
+        self.err = RichConsole(
+            file=sys.stderr, no_color=err_plain, highlight=False, stderr=True, emoji=False
+        )
+        self.live_progress = not err_plain
+
+    def add_mask(self, mask: Callable[[str], str]) -> None:
+        """Tasks running side by side each bring their secrets: mask with all of them."""
+        previous = self.mask
+        self.mask = lambda text: mask(previous(text))
+
+    # ----------------------------------------------------------------- plain messages
+
+    def error(self, message: str) -> None:
+        self.err.print(f"taskrun: error: {escape(self.mask(message))}", soft_wrap=True)
+
+    def info(self, message: str) -> None:
+        self.err.print(escape(self.mask(message)), soft_wrap=True)
+
+    def json(self, document: object) -> None:
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    def text(self, text: str) -> None:
+        sys.stdout.write(self.mask(text))
+        sys.stdout.flush()
+
+    # ----------------------------------------------------------------- plan
+
+    def plan(self, plan: Plan, *, extra_notes: Sequence[str] = ()) -> None:
+        title = plan.task_id or "(no Task ID)"
+        if plan.title:
+            title += f" — {plan.title}"
+        self.out.print(f"{escape(title)}\n{escape(plan.task_path)}", soft_wrap=True)
+        components = ", ".join(plan.components) if plan.components else "[]"
+        self.out.print(f"components: {escape(components)}", soft_wrap=True)
+        table = Table(show_lines=False, expand=False)
+        for column in ("id", "line", "label", "source", "components", "kind", "command", "notes"):
+            table.add_column(column, overflow="fold")
+        for check in plan.checks:
+            command = self.mask(check.command.splitlines()[0] if check.command else "")
+            if check.command.count("\n"):
+                command += f" (+{check.command.count(chr(10))} lines)"
+            directives = " ".join(
+                f"{k}={','.join(v) if isinstance(v, tuple) else v}"
+                for k, v in check.directives.as_dict().items()
+            )
+            notes = "; ".join(self.mask(n) for n in check.notes)
+            if directives:
+                notes = f"[{directives}] {notes}".strip()
+            table.add_row(
+                check.id,
+                str(check.line),
+                escape(self.mask(check.label)),
+                check.source,
+                escape(", ".join(check.components)),
+                check.kind,
+                escape(command),
+                escape(notes),
+            )
+        self.out.print(table)
+        for note in (*plan.notes, *extra_notes):
+            self.out.print(f"note: {escape(self.mask(note))}", soft_wrap=True)
+
+    # ----------------------------------------------------------------- validate
+
+    def check_started(self, check_id: str, component: str) -> None:
+        if not self.live_progress:
+            return
+        self.err.print(f"[dim]… {escape(check_id)} on {escape(component)}[/dim]")
+
+    def check_finished(self, result: CheckResult) -> None:
+        style = _STATUS_STYLE[result.status]
+        duration = f" {result.duration_s:.2f}s" if result.duration_s is not None else ""
+        why = result.reason or result.error or ""
+        line = (
+            f"[{style}]{result.status:6}[/{style}] {escape(result.label)} "
+            f"({escape(result.component)}){duration}"
+        )
+        if why and result.status != "pass":
+            line += f": {escape(self.mask(why))}"
+        self.err.print(line, soft_wrap=True)
+
+    def run_table(self, record: RunRecord) -> None:
+        title = record.task_id or record.task_path
+        table = Table(title=f"{title} — run {record.run_id}", expand=False)
+        for column in ("result", "check", "component", "host", "time", "reason"):
+            table.add_column(column, overflow="fold")
+        for result in record.results:
+            style = _STATUS_STYLE[result.status]
+            duration = f"{result.duration_s:.2f}s" if result.duration_s is not None else ""
+            why = result.reason or result.error or ""
+            table.add_row(
+                f"[{style}]{result.status}[/{style}]",
+                escape(result.label),
+                escape(result.component),
+                escape(result.host),
+                duration,
+                escape(self.mask(why)),
+            )
+        self.out.print(table)
+        for result in record.results:
+            if result.status not in ("fail", "error"):
+                continue
+            tail = (result.stdout_tail.strip() + "\n" + result.stderr_tail.strip()).strip()
+            if tail:
+                last = "\n".join(tail.splitlines()[-8:])
+                self.out.print(
+                    f"--- {escape(result.label)} ({escape(result.component)}) output tail ---",
+                    soft_wrap=True,
+                )
+                self.out.print(escape(self.mask(last)), soft_wrap=True, markup=False)
+        s = record.summary
+        self.out.print(
+            f"{s.passed} passed, {s.failed} failed, {s.errors} errors, {s.skipped} skipped, "
+            f"{s.manual} manual — evidence: {escape(record.options.get('run_dir', ''))}",
+            soft_wrap=True,
+        )
+
+    def batch_table(self, outcomes: Sequence[Any]) -> None:
+        """One line per task of a batch run."""
+        table = Table(title="taskrun: all tasks", expand=False)
+        for column in ("task", "file", "pass", "fail", "error", "skip", "manual", "change"):
+            table.add_column(column, overflow="fold")
+        for outcome in outcomes:
+            record = outcome.record
+            s = record.summary
+            change = ""
+            comparison = outcome.comparison
+            if comparison is not None and outcome.previous_run_id:
+                if comparison.regressed:
+                    change = f"{len(comparison.regressed)} regressed"
+                if comparison.recovered:
+                    change = (change + ", " if change else "") + (
+                        f"{len(comparison.recovered)} recovered"
+                    )
+            table.add_row(
+                escape(record.task_id or ""),
+                escape(record.task_path),
+                str(s.passed),
+                str(s.failed),
+                str(s.errors),
+                str(s.skipped),
+                str(s.manual),
+                change,
+            )
+        self.out.print(table)
+
+    def table(self, columns: Sequence[str], rows: Sequence[Sequence[str]], title: str = "") -> None:
+        table = Table(title=title or None, expand=False)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*(escape(self.mask(str(cell))) for cell in row))
+        self.out.print(table)

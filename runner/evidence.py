@@ -1,0 +1,148 @@
+"""The evidence store: `reports/<TASK-ID>/<RUN-ID>/` with run.json, junit.xml, summary.md, logs/.
+
+Every write here is atomic (temp file + rename) and every OSError becomes `EvidenceError`
+(exit 6), so a full or read-only disk never leaves a torn report nor a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from runner.errors import EvidenceError
+from runner.models import RunRecord
+from runner.reporters.json import run_to_dict
+from runner.reporters.junit import render_junit
+from runner.reporters.markdown import render_summary
+
+_RUN_ID = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
+_MAX_COLLISIONS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RunDir:
+    run_id: str
+    path: Path
+
+    @property
+    def logs(self) -> Path:
+        return self.path / "logs"
+
+
+@contextmanager
+def _evidence_errors(what: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise EvidenceError(f"cannot save evidence in {what}: {reason}") from exc
+
+
+def task_folder_name(task_id: str | None, task_path: str) -> str:
+    name = task_id or Path(task_path).stem
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def new_run_dir(reports: Path, *, task_id: str | None, task_path: str, now: datetime) -> RunDir:
+    base = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    parent = reports / task_folder_name(task_id, task_path)
+    with _evidence_errors(parent):
+        parent.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, _MAX_COLLISIONS + 1):
+            run_id = base if attempt == 1 else f"{base}-{attempt}"
+            try:
+                (parent / run_id).mkdir()
+            except FileExistsError:
+                continue
+            (parent / run_id / "logs").mkdir()
+            return RunDir(run_id=run_id, path=parent / run_id)
+    raise EvidenceError(f"cannot save evidence in {parent}: too many runs named {base}")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with _evidence_errors(path.parent):
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def write_run_json(run_dir: RunDir, record: RunRecord) -> None:
+    data = json.dumps(run_to_dict(record), indent=2, ensure_ascii=False) + "\n"
+    atomic_write_bytes(run_dir.path / "run.json", data.encode("utf-8"))
+
+
+def write_reports(run_dir: RunDir, record: RunRecord) -> None:
+    """run.json, junit.xml and summary.md for a finished (or interrupted) run."""
+    write_run_json(run_dir, record)
+    atomic_write_bytes(run_dir.path / "junit.xml", render_junit([record]))
+    atomic_write_bytes(run_dir.path / "summary.md", render_summary(record).encode("utf-8"))
+
+
+# --------------------------------------------------------------------------- reading back
+
+
+def load_run(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((path / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EvidenceError(f"cannot read {path / 'run.json'}: {exc}") from exc
+    return data
+
+
+def iter_runs(reports: Path, *, task_id: str | None, task_path: str) -> list[tuple[str, Path]]:
+    """Runs of this task file (matched by path, not by ID alone), oldest first."""
+    parent = reports / task_folder_name(task_id, task_path)
+    if not parent.is_dir():
+        return []
+    runs = []
+    for child in sorted(parent.iterdir()):
+        if not (_RUN_ID.match(child.name) and (child / "run.json").is_file()):
+            continue
+        try:
+            data = json.loads((child / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if data.get("task", {}).get("path") == task_path:
+            runs.append((child.name, child))
+    runs.sort(key=lambda item: _run_sort_key(item[0]))
+    return runs
+
+
+def _run_sort_key(run_id: str) -> tuple[str, int]:
+    base, _, suffix = run_id.partition("-")
+    return base, int(suffix or 1)
+
+
+def prune_runs(reports: Path, *, days: float, now: float | None = None) -> list[Path]:
+    """Remove run folders older than `days` (by their RUN-ID time). Returns what was removed."""
+    cutoff = datetime.fromtimestamp(now if now is not None else time.time(), UTC) - timedelta(
+        days=days
+    )
+    removed = []
+    if not reports.is_dir():
+        return removed
+    for task_dir in sorted(p for p in reports.iterdir() if p.is_dir()):
+        for run in sorted(p for p in task_dir.iterdir() if _RUN_ID.match(p.name)):
+            started = datetime.strptime(run.name[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            if started < cutoff:
+                with _evidence_errors(run):
+                    shutil.rmtree(run)
+                removed.append(run)
+    return removed

@@ -1,0 +1,60 @@
+"""summary.md: a human-readable report of one run (also used for GITHUB_STEP_SUMMARY)."""
+
+from __future__ import annotations
+
+from runner.models import CheckResult, RunRecord
+
+_ICON = {"pass": "✅", "fail": "❌", "error": "⚠️", "skip": "⏭️", "manual": "✋"}
+
+
+def cell(text: str | None, width: int = 80) -> str:
+    """One Markdown table cell: one line, pipes escaped, bounded length."""
+    flat = " ".join((text or "").split())
+    if len(flat) > width:
+        flat = flat[: width - 1] + "…"
+    return flat.replace("|", "\\|")
+
+
+def _why(result: CheckResult) -> str:
+    return result.reason or result.error or ""
+
+
+def render_summary(record: RunRecord) -> str:
+    s = record.summary
+    lines = [
+        f"# taskrun: {record.task_id or record.task_path}"
+        + (f" — {record.title}" if record.title else ""),
+        "",
+        f"- Task file: `{record.task_path}`",
+        f"- Run: `{record.run_id}` ({record.state}), started {record.started_at}",
+        f"- Result: {s.passed} passed, {s.failed} failed, {s.errors} errors, "
+        f"{s.skipped} skipped, {s.manual} manual (of {s.total})",
+        "",
+        "| | Check | Component | Host | Result | Duration | Reason |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in record.results:
+        duration = f"{r.duration_s:.2f}s" if r.duration_s is not None else ""
+        lines.append(
+            f"| {_ICON[r.status]} | {cell(r.label, 60)} | {cell(r.component)} | {cell(r.host)} "
+            f"| {r.status} | {duration} | {cell(_why(r))} |"
+        )
+    failing = [r for r in record.results if r.status in ("fail", "error")]
+    for r in failing:
+        lines += ["", f"## {_ICON[r.status]} {cell(r.label, 100)} ({r.component})", ""]
+        if r.command:
+            lines += ["```bash", r.command, "```", ""]
+        lines.append(f"{r.status}: {_why(r)}")
+        for name, tail in (("stdout", r.stdout_tail), ("stderr", r.stderr_tail)):
+            if tail.strip():
+                lines += [
+                    "",
+                    f"<details><summary>{name} (tail)</summary>",
+                    "",
+                    "```",
+                    tail.rstrip("\n"),
+                    "```",
+                    "",
+                    "</details>",
+                ]
+    return "\n".join(lines) + "\n"
