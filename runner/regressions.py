@@ -1,0 +1,230 @@
+"""Compare a run with the task's previous run: what newly fails, what recovered, what changed.
+
+Pure: the previous run comes in as its run.json dict, the current one as a `RunRecord`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from runner.models import Attempt, CheckResult, RunRecord
+
+BROKEN = frozenset({"fail", "error"})
+_LISTED = 5  # names listed in one sentence before "and N more"
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """How `current` differs from the previous run, check by check (by check id).
+
+    - `regressed`: passed in the previous run, `fail` or `error` now.
+    - `recovered`: `fail` or `error` in the previous run, `pass` now.
+    - `new_checks`: ids absent from the previous run (all of them when there is none).
+    - `gone_checks`: the previous run's checks this run does not have (as of that run).
+    - `changed`: the set of (check id, status) differs; always True without a previous run.
+      `fail` ↔ `error` and `pass` ↔ `skip` moves count as changes but are neither a
+      regression nor a recovery.
+    """
+
+    regressed: tuple[CheckResult, ...]
+    recovered: tuple[CheckResult, ...]
+    new_checks: tuple[CheckResult, ...]
+    gone_checks: tuple[CheckResult, ...]
+    changed: bool
+
+    @property
+    def outcome_changed(self) -> bool:
+        return self.changed
+
+    @property
+    def new_failures(self) -> tuple[CheckResult, ...]:
+        """Checks that newly fail: regressions plus new checks that fail or error."""
+        return self.regressed + tuple(r for r in self.new_checks if r.status in BROKEN)
+
+
+def result_from_dict(check: Mapping[str, Any]) -> CheckResult:
+    """A `CheckResult` back from a run.json check (the inverse of `result_to_dict`)."""
+    check_id = str(check.get("id", ""))
+    return CheckResult(
+        id=check_id,
+        plan_id=check_id.rsplit("@", 1)[0],
+        label=str(check.get("label") or check_id),
+        source=check.get("source", "test-commands"),
+        must_pass=check.get("must_pass"),
+        component=str(check.get("component", "")),
+        host=str(check.get("host", "")),
+        command=check.get("command"),
+        status=check.get("status", "error"),
+        exit_code=check.get("exit_code"),
+        started_at=check.get("started_at"),
+        duration_s=check.get("duration_s"),
+        stdout_tail=check.get("stdout_tail") or "",
+        stderr_tail=check.get("stderr_tail") or "",
+        log_paths=tuple(check.get("log_paths") or ()),
+        reason=check.get("reason"),
+        error=check.get("error"),
+        flaky=bool(check.get("flaky", False)),
+        attempts=tuple(
+            Attempt(
+                exit_code=a.get("exit_code"),
+                started_at=str(a.get("started_at", "")),
+                duration_s=float(a.get("duration_s") or 0.0),
+                status=a.get("status", "error"),
+                reason=a.get("reason"),
+            )
+            for a in check.get("attempts") or ()
+        ),
+        line=check.get("line"),
+        http=check.get("http"),
+    )
+
+
+def run_from_dict(run: Mapping[str, Any]) -> RunRecord:
+    """A `RunRecord` back from a run.json document (the inverse of `run_to_dict`)."""
+    task = run.get("task") or {}
+    return RunRecord(
+        task_id=task.get("id"),
+        task_path=str(task.get("path", "")),
+        title=task.get("title"),
+        run_id=str(run.get("run_id", "")),
+        state=run.get("state", "complete"),
+        started_at=str(run.get("started_at", "")),
+        finished_at=run.get("finished_at"),
+        results=tuple(result_from_dict(c) for c in run.get("checks") or ()),
+        filtered=bool(run.get("filtered", False)),
+        options=dict(run.get("options") or {}),
+    )
+
+
+def compare_results(
+    previous: Sequence[CheckResult] | None, current: Sequence[CheckResult]
+) -> Comparison:
+    if previous is None:
+        return Comparison((), (), tuple(current), (), changed=True)
+    before = {r.id: r for r in previous}
+    now_ids = {r.id for r in current}
+    was = {r.id: before[r.id].status for r in current if r.id in before}
+    regressed = tuple(r for r in current if was.get(r.id) == "pass" and r.status in BROKEN)
+    recovered = tuple(r for r in current if was.get(r.id) in BROKEN and r.status == "pass")
+    new_checks = tuple(r for r in current if r.id not in before)
+    gone_checks = tuple(r for r in previous if r.id not in now_ids)
+    changed = {(r.id, r.status) for r in previous} != {(r.id, r.status) for r in current}
+    return Comparison(regressed, recovered, new_checks, gone_checks, changed=changed)
+
+
+def compare_runs(previous: Mapping[str, Any] | None, current: RunRecord) -> Comparison:
+    """Compare `current` with the previous run's run.json (None: the task's first run)."""
+    if previous is None:
+        return compare_results(None, current.results)
+    before = tuple(result_from_dict(c) for c in previous.get("checks") or ())
+    return compare_results(before, current.results)
+
+
+def previous_run(
+    runs: Sequence[Mapping[str, Any]], *, before_run_id: str | None = None
+) -> Mapping[str, Any] | None:
+    """The run to compare with: the latest finished (`complete`) run, oldest-first `runs`.
+
+    Interrupted runs are partial, so comparing with one would report every check it did not
+    reach as gone. `before_run_id` excludes that run and everything after it.
+    """
+    candidates = list(runs)
+    if before_run_id is not None:
+        ids = [r.get("run_id") for r in candidates]
+        if before_run_id in ids:
+            candidates = candidates[: ids.index(before_run_id)]
+    for run in reversed(candidates):
+        if run.get("state") == "complete":
+            return run
+    return None
+
+
+def check_name(result: CheckResult) -> str:
+    """`Gateway liveness on api-gateway`: how people name a check in one line."""
+    label = " ".join(result.label.split()) or result.id
+    return f"{label} on {result.component}" if result.component else label
+
+
+def regression_names(comparison: Comparison) -> list[str]:
+    """The regressed checks' names, as write-back's Change Log item lists them."""
+    return [check_name(r) for r in comparison.regressed]
+
+
+def _listing(results: Sequence[CheckResult], limit: int) -> str:
+    names = [check_name(r) for r in results]
+    if len(names) > limit:
+        names = [*names[:limit], f"and {len(names) - limit} more"]
+    return ", ".join(names)
+
+
+def describe(comparison: Comparison, previous_run_id: str | None, *, limit: int = _LISTED) -> str:
+    """One sentence: `regressed since 20261120T010000Z: A on x; recovered: B on y`.
+
+    Empty when nothing regressed, recovered or newly fails.
+    """
+    since = f" since {previous_run_id}" if previous_run_id else ""
+    parts = []
+    if comparison.regressed:
+        parts.append(f"regressed{since}: {_listing(comparison.regressed, limit)}")
+    new_broken = [r for r in comparison.new_checks if r.status in BROKEN]
+    # Without a previous run every check is new; "new check failing" would then be noise.
+    if new_broken and previous_run_id:
+        parts.append(f"new check failing: {_listing(new_broken, limit)}")
+    if comparison.recovered:
+        parts.append(f"recovered: {_listing(comparison.recovered, limit)}")
+    return "; ".join(parts)
+
+
+def _counts(record: RunRecord) -> str:
+    s = record.summary
+    counted = s.total - s.manual
+    words = [f"{s.passed}/{counted} passed"]
+    words += [
+        f"{n} {word}"
+        for n, word in (
+            (s.failed, "failed"),
+            (s.errors, "error" if s.errors == 1 else "errors"),
+            (s.skipped, "skipped"),
+        )
+        if n
+    ]
+    if s.manual:
+        words.append(f"{s.manual} manual")
+    return ", ".join(words)
+
+
+def _when(record: RunRecord) -> str:
+    # "2026-11-24T13:05:50.123Z" → "2026-11-24 13:05:50Z"; anything else is shown as written.
+    stamp = record.started_at
+    if len(stamp) >= 19 and stamp[10] == "T":
+        return f"{stamp[:10]} {stamp[11:19]}Z"
+    return stamp
+
+
+def history_lines(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per run (oldest first, as `iter_runs` gives them) for `report --history`.
+
+    `20261124T130550Z  2026-11-24 13:05:50Z  7/8 passed, 1 failed  regressed: …`; each run
+    is compared with the last complete run before it.
+    """
+    lines = []
+    for index, run in enumerate(runs):
+        record = run_from_dict(run)
+        parts = [record.run_id, _when(record), _counts(record)]
+        if record.state != "complete":
+            parts.append(f"({record.state})")
+        if record.filtered:
+            parts.append("(filtered)")
+        # An interrupted run is partial: comparing it would report unreached checks as gone.
+        before = previous_run(runs[:index]) if record.state == "complete" else None
+        if before is not None:
+            comparison = compare_runs(before, record)
+            change = describe(comparison, str(before.get("run_id") or "") or None)
+            if change:
+                parts.append(change)
+            elif comparison.changed:
+                parts.append("outcome changed")
+        lines.append("  ".join(parts))
+    return lines
