@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from runner.errors import InputError
 from runner.models import Directives, ShellCommand, SplitBlock
 
-__all__ = ["parse_directive_comment", "parse_fence_info", "split_block"]
+__all__ = ["DIRECTIVE_KEYS", "parse_directive_comment", "parse_fence_info", "split_block"]
 
 # --------------------------------------------------------------------------- directives
 
