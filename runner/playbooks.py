@@ -1,0 +1,780 @@
+"""Must-Pass playbooks: load and validate `playbooks/must-pass/<slug>.yaml`, and expand a task's
+Must-Pass item into planned checks (shell commands and HTTP probes) for its components.
+
+Pure apart from `load_playbooks`, which reads the folder.
+
+Playbook format (every key optional unless marked; unknown keys are input errors)::
+
+    description: All affected services respond to health checks
+    checks:
+      - name: gateway unit is active        # required: the check's label
+        components: [gateway]               # component names, roles, or "*" (default "*")
+        when: gateway_unit                  # skip on a component whose var is null
+        run: systemctl is-active --quiet {{gateway_unit}}   # a shell block (Test Commands rules)
+      - name: gateway liveness
+        components: [gateway]
+        http:                               # exactly one of `run` and `http`
+          method: GET                       # default GET
+          url: "http://127.0.0.1:{{gateway_port}}/health/liveliness"   # required
+          via: ssh                          # runner (default) | ssh
+          headers: {Authorization: "Bearer ${{{gateway_key_env}}}"}
+          json: {…}  |  body: "text"        # request body (not both)
+          expect:
+            status: [200]                   # 200, "4xx", or a list; default "2xx"
+            json: [{path: data.0.id, op: exists}]   # ops: exists equals nonempty matches min_length
+            body_regex: "alive"
+          max_latency_ms: 2000
+          timeout: 10                       # seconds per request
+          retries: 1
+          performance: {samples: 20, tolerance: 0.25, tolerance_ms: 20}
+
+Templates: `{{var}}` is an inventory var of the component (see `DEFAULT_VARS`), rendered per
+component at run time; `${NAME}` in headers and body is the runner's environment variable NAME
+(redacted). `${{{gateway_key_env}}}` first renders the var, then reads the variable it names.
+
+Roles: a playbook check names components by role so it applies to `llm-01` and `llm-02` alike.
+A component's role is its inventory var `role`; without one, its name decides: a name
+starting with `api-gateway`, `gateway` or `litellm` → `gateway`; `llm` or `ollama` → `ollama`;
+`orc` → `orchestrator`; anything else has no role (only `*` or its own name select it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from runner.errors import InputError
+from runner.models import (
+    Directives,
+    Expectation,
+    HttpProbe,
+    JsonExpectation,
+    MustPassItem,
+    PlannedCheck,
+    Status,
+)
+
+__all__ = [
+    "DEFAULT_VARS",
+    "MUST_PASS_SLUGS",
+    "SAMPLES_FROM_VARS",
+    "Playbook",
+    "PlaybookEntry",
+    "Settled",
+    "component_role",
+    "component_vars",
+    "entry_applies",
+    "load_playbooks",
+    "parse_playbook",
+    "playbook_checks",
+    "render_template",
+    "resolve_check",
+    "template_vars",
+]
+
+MUST_PASS_SLUGS = ("service-health", "end-to-end", "performance", "security")
+
+# Inventory vars the shipped playbooks use, with their defaults. `e2e_model: None` means "the
+# first model the gateway lists" (discovered at run time by the probe runner).
+DEFAULT_VARS: Mapping[str, object] = {
+    "gateway_port": 4000,
+    "gateway_unit": "hx-litellm-gateway.service",
+    "gateway_key_env": "LITELLM_MASTER_KEY",
+    "e2e_model": None,
+    "ollama_port": 11434,
+    "ollama_unit": "ollama.service",
+    "orc_unit": "hx-orchestrator.service",
+    "perf_samples": 20,
+}
+# `HttpProbe.samples == 0`: a performance probe whose sample count is the `perf_samples` var.
+SAMPLES_FROM_VARS = 0
+ANY_COMPONENT = "*"
+
+_ROLE_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("api-gateway", "gateway"),
+    ("gateway", "gateway"),
+    ("litellm", "gateway"),
+    ("llm", "ollama"),
+    ("ollama", "ollama"),
+    ("orc", "orchestrator"),
+)
+_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_TEMPLATE_LIKE = re.compile(r"\{\{(?!\{)(.*?)\}\}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_COMPONENT = re.compile(r"(?:\*|[A-Za-z0-9][A-Za-z0-9._-]*)\Z")
+_STATUS = re.compile(r"[1-5](?:[0-9]{2}|xx)\Z")
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_JSON_OPS = ("exists", "equals", "nonempty", "matches", "min_length")
+
+_ENTRY_KEYS = ("name", "components", "when", "run", "http")
+_PLAYBOOK_KEYS = ("description", "checks")
+_HTTP_KEYS = (
+    "method",
+    "url",
+    "via",
+    "headers",
+    "json",
+    "body",
+    "expect",
+    "max_latency_ms",
+    "timeout",
+    "retries",
+    "performance",
+)
+_EXPECT_KEYS = ("status", "json", "body_regex")
+_JSON_EXPECT_KEYS = ("path", "op", "value")
+_PERFORMANCE_KEYS = ("samples", "tolerance", "tolerance_ms")
+
+
+# --------------------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybookEntry:
+    """One check of a playbook: a shell block (`run`) or an HTTP probe."""
+
+    index: int  # 0-based position in the playbook
+    name: str
+    components: tuple[str, ...]  # component names, roles or "*"
+    when: str | None
+    run: str | None
+    probe: HttpProbe | None
+    line: int  # 1-based line in the playbook file
+
+
+@dataclass(frozen=True, slots=True)
+class Playbook:
+    slug: str  # "service-health"
+    path: str
+    description: str
+    entries: tuple[PlaybookEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """A check that does not run on a component: its outcome is known beforehand."""
+
+    status: Status  # "skip" or "error"
+    reason: str
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_playbooks(folder: Path) -> dict[str, Playbook]:
+    """Every `*.yaml`/`*.yml` playbook in `folder` (a `must-pass/` folder), by slug.
+
+    A missing folder gives no playbooks; a bad file is an InputError naming file and line.
+    """
+    if not folder.is_dir():
+        return {}
+    playbooks: dict[str, Playbook] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix not in (".yaml", ".yml") or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read playbook: {exc}", path=str(path)) from exc
+        if path.stem in playbooks:
+            raise InputError(
+                f"two playbooks for {path.stem!r} ({playbooks[path.stem].path} and this one)",
+                path=str(path),
+            )
+        playbooks[path.stem] = parse_playbook(text, path=str(path), slug=path.stem)
+    return playbooks
+
+
+def parse_playbook(text: str, *, path: str, slug: str) -> Playbook:
+    """A playbook from its YAML text; errors are `path(line): what is wrong`."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"invalid YAML: {problem}", path=path, line=line) from exc
+    reader = _Reader(path)
+    if root is None:
+        raise InputError("empty playbook: expected `checks:`", path=path, line=1)
+    top = reader.mapping(root, "playbook", _PLAYBOOK_KEYS)
+    description = reader.string(top["description"], "description") if "description" in top else ""
+    if "checks" not in top:
+        raise InputError("playbook has no `checks:` list", path=path, line=_line(root))
+    checks_node = top["checks"]
+    if not isinstance(checks_node, yaml.SequenceNode) or not checks_node.value:
+        raise InputError(
+            "checks: expected a non-empty list of checks", path=path, line=_line(checks_node)
+        )
+    entries = tuple(
+        _entry(reader, node, index, slug) for index, node in enumerate(checks_node.value)
+    )
+    return Playbook(slug=slug, path=path, description=description, entries=entries)
+
+
+def _entry(reader: _Reader, node: yaml.Node, index: int, slug: str) -> PlaybookEntry:
+    where = f"checks[{index + 1}]"
+    values = reader.mapping(node, where, _ENTRY_KEYS)
+    if "name" not in values:
+        raise reader.error(f"{where}: missing `name`", node)
+    name = reader.string(values["name"], f"{where}.name")
+    components: tuple[str, ...] = (ANY_COMPONENT,)
+    if "components" in values:
+        components = reader.string_list(values["components"], f"{where}.components")
+        for component_node, component in zip(
+            _items(values["components"]), components, strict=False
+        ):
+            if not _COMPONENT.match(component):
+                raise reader.error(
+                    f"{where}.components: {component!r} is not a component name, role or *",
+                    component_node,
+                )
+    when = None
+    if "when" in values:
+        when = reader.string(values["when"], f"{where}.when")
+        if not _NAME.match(when):
+            raise reader.error(f"{where}.when: expected an inventory var name", values["when"])
+    has_run, has_http = "run" in values, "http" in values
+    if has_run == has_http:
+        raise reader.error(f"{where}: give exactly one of `run` and `http`", node)
+    run = None
+    probe = None
+    if has_run:
+        run = reader.string(values["run"], f"{where}.run")
+        if not run.strip():
+            raise reader.error(f"{where}.run: empty command", values["run"])
+        reader.check_templates(run, values["run"], f"{where}.run")
+    else:
+        probe = _probe(reader, values["http"], f"{where}.http", slug)
+    return PlaybookEntry(
+        index=index,
+        name=name,
+        components=components,
+        when=when,
+        run=run,
+        probe=probe,
+        line=_line(node),
+    )
+
+
+def _probe(reader: _Reader, node: yaml.Node, where: str, slug: str) -> HttpProbe:
+    values = reader.mapping(node, where, _HTTP_KEYS)
+    if "url" not in values:
+        raise reader.error(f"{where}: missing `url`", node)
+    url = reader.string(values["url"], f"{where}.url")
+    reader.check_templates(url, values["url"], f"{where}.url")
+    if not re.match(r"(?:https?://|\{\{)", url):
+        raise reader.error(f"{where}.url: expected an http:// or https:// URL", values["url"])
+    method = "GET"
+    if "method" in values:
+        method = reader.string(values["method"], f"{where}.method").upper()
+        if method not in _METHODS:
+            raise reader.error(
+                f"{where}.method: expected one of {', '.join(_METHODS)}", values["method"]
+            )
+    via: Literal["runner", "ssh"] = "runner"
+    if "via" in values:
+        given = reader.string(values["via"], f"{where}.via")
+        if given not in ("runner", "ssh"):
+            raise reader.error(f"{where}.via: expected `runner` or `ssh`", values["via"])
+        via = "ssh" if given == "ssh" else "runner"
+    headers: tuple[tuple[str, str], ...] = ()
+    if "headers" in values:
+        header_map = reader.mapping(values["headers"], f"{where}.headers", None)
+        pairs = []
+        for key, value_node in header_map.items():
+            value = reader.scalar_text(value_node, f"{where}.headers.{key}")
+            reader.check_templates(value, value_node, f"{where}.headers.{key}")
+            pairs.append((key, value))
+        headers = tuple(pairs)
+    if "json" in values and "body" in values:
+        raise reader.error(f"{where}: give `json` or `body`, not both", node)
+    json_body = reader.plain(values["json"]) if "json" in values else None
+    body = reader.string(values["body"], f"{where}.body") if "body" in values else None
+    expect_status: tuple[str, ...] = ("2xx",)
+    expect_json: tuple[JsonExpectation, ...] = ()
+    body_regex = None
+    if "expect" in values:
+        expect_status, expect_json, body_regex = _expect(reader, values["expect"], where)
+    max_latency = (
+        reader.number(values["max_latency_ms"], f"{where}.max_latency_ms", low=0.0)
+        if "max_latency_ms" in values
+        else None
+    )
+    timeout = (
+        reader.number(values["timeout"], f"{where}.timeout", low=0.001)
+        if "timeout" in values
+        else 10.0
+    )
+    retries = (
+        reader.integer(values["retries"], f"{where}.retries", low=0, high=20)
+        if "retries" in values
+        else 0
+    )
+    samples: int | None = None
+    tolerance, tolerance_ms = 0.25, 20.0
+    if "performance" in values:
+        samples, tolerance, tolerance_ms = _performance(reader, values["performance"], where)
+        if _url_path(url) == "/health":
+            raise reader.error(
+                f"{where}.url: performance probes must not call /health (it calls every "
+                "model); use a cheap endpoint such as /health/liveliness",
+                values["url"],
+            )
+    elif slug == "performance":
+        raise reader.error(
+            f"{where}: a probe in the performance playbook needs `performance:` "
+            "(samples and tolerance)",
+            node,
+        )
+    return HttpProbe(
+        method=method,
+        url=url,
+        headers=headers,
+        json_body=json_body,
+        body=body,
+        expect_status=expect_status,
+        expect_json=expect_json,
+        body_regex=body_regex,
+        max_latency_ms=max_latency,
+        timeout_s=timeout,
+        retries=retries,
+        via=via,
+        samples=samples,
+        tolerance=tolerance,
+        tolerance_ms=tolerance_ms,
+    )
+
+
+def _expect(
+    reader: _Reader, node: yaml.Node, where: str
+) -> tuple[tuple[str, ...], tuple[JsonExpectation, ...], str | None]:
+    values = reader.mapping(node, f"{where}.expect", _EXPECT_KEYS)
+    status: tuple[str, ...] = ("2xx",)
+    if "status" in values:
+        status_node = values["status"]
+        items = _items(status_node) if isinstance(status_node, yaml.SequenceNode) else [status_node]
+        if not items:
+            raise reader.error(f"{where}.expect.status: empty list", status_node)
+        found = []
+        for item in items:
+            text = reader.scalar_text(item, f"{where}.expect.status").lower()
+            if not _STATUS.match(text):
+                raise reader.error(
+                    f"{where}.expect.status: {text!r} is not an HTTP status (200) or class (4xx)",
+                    item,
+                )
+            found.append(text)
+        status = tuple(found)
+    expectations: list[JsonExpectation] = []
+    if "json" in values:
+        json_node = values["json"]
+        if not isinstance(json_node, yaml.SequenceNode):
+            raise reader.error(
+                f"{where}.expect.json: expected a list of {{path, op, value}}", json_node
+            )
+        for item in json_node.value:
+            expectations.append(_json_expectation(reader, item, f"{where}.expect.json"))
+    body_regex = None
+    if "body_regex" in values:
+        body_regex = reader.string(values["body_regex"], f"{where}.expect.body_regex")
+        reader.regex(body_regex, values["body_regex"], f"{where}.expect.body_regex")
+    return status, tuple(expectations), body_regex
+
+
+def _json_expectation(reader: _Reader, node: yaml.Node, where: str) -> JsonExpectation:
+    values = reader.mapping(node, where, _JSON_EXPECT_KEYS)
+    if "path" not in values:
+        raise reader.error(f"{where}: missing `path`", node)
+    path = reader.scalar_text(values["path"], f"{where}.path")
+    if not path or any(not part for part in path.split(".")):
+        raise reader.error(f"{where}.path: expected a dotted path like data.0.id", values["path"])
+    op = "exists"
+    if "op" in values:
+        op = reader.string(values["op"], f"{where}.op")
+        if op not in _JSON_OPS:
+            raise reader.error(f"{where}.op: expected one of {', '.join(_JSON_OPS)}", values["op"])
+    value: object = None
+    needs_value = op in ("equals", "matches", "min_length")
+    if needs_value and "value" not in values:
+        raise reader.error(f"{where}: op {op} needs a `value`", node)
+    if not needs_value and "value" in values:
+        raise reader.error(f"{where}: op {op} takes no `value`", values["value"])
+    if op == "equals":
+        value = reader.plain(values["value"])
+    elif op == "matches":
+        value = reader.string(values["value"], f"{where}.value")
+        reader.regex(str(value), values["value"], f"{where}.value")
+    elif op == "min_length":
+        value = reader.integer(values["value"], f"{where}.value", low=0, high=None)
+    return JsonExpectation(path=path, op=op, value=value)  # type: ignore[arg-type]
+
+
+def _performance(reader: _Reader, node: yaml.Node, where: str) -> tuple[int, float, float]:
+    values = reader.mapping(node, f"{where}.performance", _PERFORMANCE_KEYS)
+    samples = SAMPLES_FROM_VARS
+    if "samples" in values:
+        samples = reader.integer(values["samples"], f"{where}.performance.samples", 1, 10000)
+    tolerance = (
+        reader.number(values["tolerance"], f"{where}.performance.tolerance", low=0.0)
+        if "tolerance" in values
+        else 0.25
+    )
+    tolerance_ms = (
+        reader.number(values["tolerance_ms"], f"{where}.performance.tolerance_ms", low=0.0)
+        if "tolerance_ms" in values
+        else 20.0
+    )
+    return samples, tolerance, tolerance_ms
+
+
+# --------------------------------------------------------------------------- YAML reading
+
+
+class _Reader:
+    """Typed access to YAML nodes, with `path(line): …` errors from the node marks."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def error(self, message: str, node: yaml.Node) -> InputError:
+        return InputError(message, path=self.path, line=_line(node))
+
+    def mapping(
+        self, node: yaml.Node, where: str, allowed: Sequence[str] | None
+    ) -> dict[str, yaml.Node]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(f"{where}: expected a mapping", node)
+        values: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = self.scalar_text(key_node, f"{where} key")
+            if allowed is not None and key not in allowed:
+                raise self.error(
+                    f"{where}: unknown key {key!r} (known: {', '.join(allowed)})", key_node
+                )
+            if key in values:
+                raise self.error(f"{where}: duplicate key {key!r}", key_node)
+            values[key] = value_node
+        return values
+
+    def scalar_text(self, node: yaml.Node, where: str) -> str:
+        if not isinstance(node, yaml.ScalarNode) or _is_null(node):
+            raise self.error(f"{where}: expected a value", node)
+        return str(node.value)
+
+    def string(self, node: yaml.Node, where: str) -> str:
+        if not isinstance(node, yaml.ScalarNode) or _is_null(node):
+            raise self.error(f"{where}: expected text", node)
+        return str(node.value)
+
+    def string_list(self, node: yaml.Node, where: str) -> tuple[str, ...]:
+        if isinstance(node, yaml.ScalarNode) and not _is_null(node):
+            return (str(node.value),)
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            raise self.error(f"{where}: expected a non-empty list", node)
+        return tuple(self.scalar_text(item, where) for item in node.value)
+
+    def plain(self, node: yaml.Node) -> object:
+        return yaml.safe_load(yaml.serialize(node))
+
+    def number(self, node: yaml.Node, where: str, *, low: float) -> float:
+        value = self.plain(node)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+            raise self.error(f"{where}: expected a number ≥ {low:g}", node)
+        return float(value)
+
+    def integer(self, node: yaml.Node, where: str, low: int, high: int | None) -> int:
+        value = self.plain(node)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < low
+            or (high is not None and value > high)
+        ):
+            upper = f"-{high}" if high is not None else " or more"
+            raise self.error(f"{where}: expected a whole number {low}{upper}", node)
+        return value
+
+    def regex(self, pattern: str, node: yaml.Node, where: str) -> None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise self.error(f"{where}: invalid regular expression: {exc}", node) from exc
+
+    def check_templates(self, text: str, node: yaml.Node, where: str) -> None:
+        for match in _TEMPLATE_LIKE.finditer(text):
+            if not _NAME.match(match.group(1).strip()):
+                raise self.error(f"{where}: {match.group(0)!r} is not a {{{{var}}}} template", node)
+
+
+def _items(node: yaml.Node) -> list[yaml.Node]:
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else [node]
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _url_path(url: str) -> str:
+    match = re.match(r"[a-z]+://[^/?#]*([^?#]*)", url)
+    path = match.group(1) if match else ""
+    return path.rstrip("/") or "/"
+
+
+# --------------------------------------------------------------------------- vars and roles
+
+
+def component_role(component: str, vars: Mapping[str, object] | None = None) -> str | None:
+    """The inventory var `role`, else the role the component's name implies (see module doc)."""
+    given = (vars or {}).get("role")
+    if isinstance(given, str) and given:
+        return given
+    name = component.casefold()
+    for prefix, role in _ROLE_PREFIXES:
+        if name.startswith(prefix):
+            return role
+    return None
+
+
+def component_vars(
+    component: str, inventory_vars: Mapping[str, object] | None = None
+) -> dict[str, object]:
+    """`DEFAULT_VARS`, then the component's inventory vars over them, plus `component`/`role`."""
+    merged: dict[str, object] = dict(DEFAULT_VARS)
+    merged.update(inventory_vars or {})
+    merged.setdefault("component", component)
+    role = component_role(component, inventory_vars)
+    if role is not None:
+        merged.setdefault("role", role)
+    return merged
+
+
+def entry_applies(
+    entry: PlaybookEntry, component: str, vars: Mapping[str, object] | None = None
+) -> bool:
+    if ANY_COMPONENT in entry.components or component in entry.components:
+        return True
+    role = component_role(component, vars)
+    return role is not None and role in entry.components
+
+
+def template_vars(text: str) -> list[str]:
+    """The `{{var}}` names `text` uses, in order, without repeats."""
+    return list(dict.fromkeys(_TEMPLATE.findall(text)))
+
+
+def render_template(text: str, vars: Mapping[str, object]) -> str:
+    """`{{var}}` → its value. A var that is missing or null raises KeyError naming it."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if vars.get(name) is None:
+            raise KeyError(name)
+        found = vars[name]
+        if isinstance(found, bool):
+            return "true" if found else "false"
+        if isinstance(found, float) and found.is_integer():
+            return str(int(found))
+        return str(found)
+
+    return _TEMPLATE.sub(value, text)
+
+
+def missing_var_message(name: str, component: str, vars: Mapping[str, object]) -> str:
+    state = "is null" if name in vars else "is not set"
+    return f"inventory var {name!r} {state} for {component}"
+
+
+def resolve_check(
+    check: PlannedCheck, *, component: str, vars: Mapping[str, object]
+) -> PlannedCheck | Settled:
+    """The check as it runs on `component`: `when` applied, shell `{{var}}` rendered.
+
+    `vars` are the component's (see `component_vars`). A null `when` var skips; a template var
+    that is missing or null is an `error` naming it. HTTP probes are rendered by the probe
+    runner, which also discovers `e2e_model` when it is null.
+    """
+    if check.when_var is not None and vars.get(check.when_var, "") is None:
+        return Settled("skip", f"{check.when_var} is null for {component}")
+    if check.kind != "command" and check.kind != "setup":
+        return check
+    try:
+        command = render_template(check.command, vars)
+    except KeyError as exc:
+        return Settled("error", missing_var_message(str(exc.args[0]), component, vars))
+    return replace(check, command=command, components=(component,))
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def playbook_checks(
+    item: MustPassItem,
+    playbook: Playbook,
+    components: tuple[str, ...],
+    *,
+    inventory_vars: Mapping[str, Mapping[str, object]] | None = None,
+    guard: Callable[[str], str | None] | None = None,
+) -> list[PlannedCheck]:
+    """The checks that back one Must-Pass item on the task's `components`.
+
+    Each playbook entry becomes checks on the components it applies to (by name, role or `*`);
+    a shell entry gives one check per top-level command (Test Commands rules and directives).
+    `inventory_vars` (component → vars) decides roles and lets the plan show rendered URLs.
+    When no entry applies, the item is one `not-run` check (manual), like an item without a
+    playbook.
+    """
+    from runner.shell import split_block
+
+    inventory_vars = inventory_vars or {}
+    line = item.line + 1
+    checks: list[PlannedCheck] = []
+    number = 0
+    for entry in playbook.entries:
+        targets = tuple(c for c in components if entry_applies(entry, c, inventory_vars.get(c)))
+        if not targets:
+            continue
+        where = f"{playbook.path}({entry.line})"
+        shell_session = f"mp-{playbook.slug}-{_digest(','.join(targets))}"
+        if entry.probe is not None:
+            number += 1
+            probe_notes = [f"playbook {where}"]
+            guard_reason = _probe_guard(entry.probe, guard)
+            if guard_reason:
+                probe_notes.append(f"guard: skipped unless --allow-mutating ({guard_reason})")
+            checks.append(
+                PlannedCheck(
+                    id=_check_id(playbook.slug, number, entry.index, 0, entry.probe.url),
+                    label=entry.name,
+                    source="must-pass",
+                    must_pass=item.name,
+                    components=targets,
+                    kind="http",
+                    command=_probe_text(entry.probe),
+                    line=line,
+                    directives=Directives(retries=entry.probe.retries or None),
+                    expectation=Expectation(),
+                    session=f"mp-{playbook.slug}-http{number}",
+                    notes=(*probe_notes, *_rendered_notes(entry.probe, targets, inventory_vars)),
+                    guard_reason=guard_reason,
+                    probe=entry.probe,
+                    when_var=entry.when,
+                )
+            )
+            continue
+        assert entry.run is not None
+        split = split_block(entry.run.split("\n"), path=playbook.path, first_lineno=entry.line)
+        commands = split.commands
+        for position, command in enumerate(commands):
+            directives = split.directives.merged(command.directives)
+            if not command.is_setup:
+                number += 1
+            label = directives.name or command.label or entry.name
+            if len([c for c in commands if not c.is_setup]) > 1 and label == entry.name:
+                label = f"{entry.name} ({position + 1})"
+            notes = [f"playbook {where}"]
+            guard_reason = None if command.is_setup or guard is None else guard(command.text)
+            if guard_reason:
+                if directives.mutating_ok:
+                    notes.append(f"state-changing ({guard_reason}); allowed by mutating=ok")
+                else:
+                    notes.append(f"guard: skipped unless --allow-mutating ({guard_reason})")
+            if directives.skip:
+                notes.append(f"skip: {directives.skip}")
+            checks.append(
+                PlannedCheck(
+                    id=_check_id(playbook.slug, number, entry.index, position, command.text),
+                    label=label,
+                    source="must-pass",
+                    must_pass=item.name,
+                    components=targets,
+                    kind="setup" if command.is_setup else "command",
+                    command=command.text,
+                    line=line,
+                    directives=directives,
+                    expectation=Expectation(
+                        exit_code=directives.expect_exit
+                        if directives.expect_exit is not None
+                        else 0,
+                        stdout_regex=directives.expect_stdout,
+                    ),
+                    session=shell_session,
+                    notes=tuple(notes),
+                    guard_reason=guard_reason,
+                    when_var=entry.when,
+                )
+            )
+    if not any(check.kind in ("command", "http") for check in checks):
+        shown = ", ".join(components) if components else "none"
+        return [
+            PlannedCheck(
+                id=f"mp-{playbook.slug}",
+                label=f"{item.name}: {item.description}".strip().rstrip(":"),
+                source="must-pass",
+                must_pass=item.name,
+                components=components,
+                kind="not-run",
+                command="",
+                line=line,
+                directives=Directives(),
+                expectation=Expectation(),
+                session=f"must-pass-{playbook.slug}",
+                notes=(
+                    f"no check of playbook {playbook.path} applies to the task's components "
+                    f"({shown}); needs a person's sign-off",
+                ),
+            )
+        ]
+    return checks
+
+
+def _probe_guard(probe: HttpProbe, guard: Callable[[str], str | None] | None) -> str | None:
+    """HTTP writes are guarded like `curl` in Test Commands (read-only POSTs allowed)."""
+    if guard is None or probe.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    return guard(f'curl -X {probe.method} "{probe.url}"')
+
+
+def _probe_text(probe: HttpProbe) -> str:
+    via = " via ssh" if probe.via == "ssh" else ""
+    return f"{probe.method} {probe.url}{via}"
+
+
+def _rendered_notes(
+    probe: HttpProbe,
+    targets: tuple[str, ...],
+    inventory_vars: Mapping[str, Mapping[str, object]],
+) -> list[str]:
+    """`api-gateway: GET http://127.0.0.1:4000/…` per component (headers are never shown)."""
+    notes = []
+    for component in targets:
+        vars = component_vars(component, inventory_vars.get(component))
+        try:
+            url = render_template(probe.url, vars)
+        except KeyError as exc:
+            notes.append(f"{component}: {missing_var_message(str(exc.args[0]), component, vars)}")
+            continue
+        notes.append(f"{component}: {probe.method} {url}")
+    if probe.samples is not None:
+        notes.append("performance: p50/p95 against the recorded baseline")
+    return notes
+
+
+def _check_id(slug: str, number: int, entry: int, position: int, text: str) -> str:
+    """`mp-<slug>-<n>-<hash6>`: stable while the playbook entry and its text are unchanged."""
+    digest = _digest(f"{entry}\0{position}\0{text}")
+    return f"mp-{slug}-{number}-{digest}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()[:6]

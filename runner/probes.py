@@ -1,0 +1,791 @@
+"""HTTP probes of Must-Pass playbooks: render, send with httpx (directly or through an SSH
+tunnel), judge the answer, and measure p50/p95 against a recorded baseline. Never raises for an
+outcome: refused, timed out or wrong → `fail`; an SSH tunnel that cannot open → `error`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from runner.baselines import Baseline, BaselineStore, judge, percentile
+from runner.errors import ConnectError, TransportError
+from runner.models import Attempt, CheckResult, HttpProbe, JsonExpectation, PlannedCheck, Status
+from runner.playbooks import (
+    SAMPLES_FROM_VARS,
+    Settled,
+    component_vars,
+    missing_var_message,
+    render_template,
+    resolve_check,
+)
+from runner.transports.base import Target
+
+__all__ = [
+    "DISCOVERABLE_VARS",
+    "Forward",
+    "ServiceRefused",
+    "SshForwarder",
+    "json_path",
+    "run_probe",
+    "run_probe_on",
+    "status_matches",
+]
+
+Forward = Callable[[str, int], Awaitable[tuple[str, int]]]
+
+MASK = "***"
+TAIL_CHARS = 2000
+RETRY_DELAY_S = 1.0
+DEFAULT_SAMPLES = 20
+MIN_SECRET_LENGTH = 4
+
+# A var that is null in the inventory but can be asked of the service under test: (path on the
+# probe's own server, JSON path of the value). GET with the probe's headers.
+DISCOVERABLE_VARS: Mapping[str, tuple[str, str]] = {
+    "e2e_model": ("/v1/models", "data.0.id"),
+}
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SECRET_HEADER = re.compile(r"(?i)^(?:(?:proxy-)?authorization|cookie|.*-(?:key|token|secret))$")
+
+
+class ServiceRefused(ConnectionError):
+    """Raised by a `forward` callable: the tunnel opened but the service behind it refused."""
+
+
+class _NotRendered(Exception):
+    """A template or environment reference could not be filled: the check is `error`."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    method: str
+    url: str  # where it is sent (a tunnel's local end for `via: ssh`)
+    shown_url: str  # rendered, as the service sees it; masked before it leaves this module
+    headers: dict[str, str]
+    content: bytes | None
+    json_body: object
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """One request's outcome."""
+
+    status: Status
+    reason: str | None
+    http_status: int | None
+    latency_ms: float | None
+    body: str
+    started_at: str
+    duration_s: float
+
+
+# --------------------------------------------------------------------------- the runner
+
+
+async def run_probe(
+    check: PlannedCheck,
+    *,
+    component: str,
+    host: str,
+    vars: Mapping[str, object],
+    environ: Mapping[str, str],
+    redact: Callable[[str], str],
+    forward: Forward | None,
+    baselines: BaselineStore | None,
+    retry_delay_s: float | None = None,
+) -> CheckResult:
+    """Run the HTTP probe of `check` on `component`.
+
+    `vars`: the component's vars (`playbooks.component_vars`). `forward(host, port)`: for
+    `via: ssh`, a local (host, port) tunnelled through the component's SSH connection (None: the
+    component is this machine, connect directly). `baselines`: where performance probes find
+    and record their baseline (None: measure and report only).
+    """
+    probe = check.probe
+    assert probe is not None, "run_probe needs a check with a probe"
+    secrets: list[str] = []
+
+    def mask(text: str) -> str:
+        for value in sorted(secrets, key=len, reverse=True):
+            text = text.replace(value, MASK)
+        return redact(text)
+
+    def settled(status: Status, message: str, http: dict[str, object] | None = None) -> CheckResult:
+        return _result(check, component, host, status, mask(message), http=http)
+
+    resolved = resolve_check(check, component=component, vars=vars)
+    if isinstance(resolved, Settled):
+        return settled(resolved.status, resolved.reason)
+    try:
+        url = _fill(probe.url, vars, environ, secrets)
+    except KeyError as exc:
+        return settled("error", missing_var_message(str(exc.args[0]), component, vars))
+    except _NotRendered as exc:
+        return settled(*_split_outcome(str(exc)))
+    http: dict[str, object] = {"method": probe.method, "url": url}
+    if probe.via == "ssh":
+        http["via"] = "ssh"
+
+    def http_info() -> dict[str, object]:
+        return {
+            key: mask(value) if isinstance(value, str) else value for key, value in http.items()
+        }
+
+    try:
+        send_url = await _tunnelled(url, probe, forward)
+    except ServiceRefused:
+        return settled("fail", f"connection refused: {url} (through SSH to {host})", http_info())
+    except TransportError as exc:
+        return settled("error", f"cannot open an SSH tunnel to {host}: {exc}", http_info())
+
+    timeout = check.directives.timeout or probe.timeout_s
+    async with httpx.AsyncClient(
+        timeout=timeout, follow_redirects=False, trust_env=False
+    ) as client:
+        try:
+            request = await _render_request(
+                probe, url, send_url, dict(vars), environ, secrets, client, component
+            )
+        except _NotRendered as exc:
+            return settled(*_split_outcome(str(exc)), http_info())
+        if probe.samples is not None:
+            return await _measure(
+                check,
+                probe,
+                request,
+                client,
+                component=component,
+                host=host,
+                vars=vars,
+                baselines=baselines,
+                mask=mask,
+                http=http,
+            )
+        delay = retry_delay_s if retry_delay_s is not None else _retry_delay(check)
+        answers: list[_Answer] = []
+        for attempt in range(probe.retries + 1):
+            if attempt:
+                await asyncio.sleep(delay)
+            answer = await _send(client, request, probe, mask)
+            answers.append(answer)
+            if answer.status == "pass":
+                break
+    last = answers[-1]
+    http.update(status=last.http_status, latency_ms=_ms(last.latency_ms))
+    return CheckResult(
+        id=f"{check.id}@{component}",
+        plan_id=check.id,
+        label=check.label,
+        source=check.source,
+        must_pass=check.must_pass,
+        component=component,
+        host=host,
+        command=None,
+        status=last.status,
+        exit_code=None,
+        started_at=answers[0].started_at,
+        duration_s=round(sum(a.duration_s for a in answers), 3),
+        stdout_tail=mask(last.body)[-TAIL_CHARS:],
+        reason=None if last.status == "error" or last.reason is None else mask(last.reason),
+        error=mask(last.reason) if last.status == "error" and last.reason else None,
+        flaky=last.status == "pass" and len(answers) > 1,
+        attempts=tuple(
+            Attempt(
+                exit_code=None,
+                started_at=a.started_at,
+                duration_s=a.duration_s,
+                status=a.status,
+                reason=mask(a.reason) if a.reason else None,
+            )
+            for a in answers
+        )
+        if probe.retries
+        else (),
+        line=check.line,
+        http=http_info(),
+    )
+
+
+async def run_probe_on(
+    check: PlannedCheck,
+    target: Target,
+    *,
+    environ: Mapping[str, str],
+    redact: Callable[[str], str],
+    forwarder: SshForwarder | None,
+    baselines: BaselineStore | None,
+) -> CheckResult:
+    """`run_probe` for an inventory target: its vars over the defaults, its display name, and
+    an SSH tunnel for `via: ssh` unless the target is this machine (`host: local`)."""
+    forward = None
+    if not target.is_local and forwarder is not None:
+        forward = forwarder.for_target(target)
+    return await run_probe(
+        check,
+        component=target.component,
+        host=target.display,
+        vars=component_vars(target.component, target.vars),
+        environ=environ,
+        redact=redact,
+        forward=forward,
+        baselines=baselines,
+    )
+
+
+def _retry_delay(check: PlannedCheck) -> float:
+    given = check.directives.retry_delay
+    return RETRY_DELAY_S if given is None else given
+
+
+def _split_outcome(message: str) -> tuple[Status, str]:
+    status, _, reason = message.partition(":")
+    return ("fail" if status == "fail" else "error"), reason.strip()
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+async def _tunnelled(url: str, probe: HttpProbe, forward: Forward | None) -> str:
+    """The URL to send to: through the SSH tunnel for `via: ssh`, else `url` itself."""
+    if probe.via != "ssh" or forward is None:
+        return url
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    local_host, local_port = await forward(parts.hostname or "127.0.0.1", port)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@" if userinfo else ""
+    netloc += f"{local_host}:{local_port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+async def _render_request(
+    probe: HttpProbe,
+    url: str,
+    send_url: str,
+    vars: dict[str, object],
+    environ: Mapping[str, str],
+    secrets: list[str],
+    client: httpx.AsyncClient,
+    component: str,
+) -> _Request:
+    """Headers and body rendered (`{{var}}`, then `${ENV}`); discoverable vars asked for."""
+    while True:
+        try:
+            headers = {
+                name: _fill(value, vars, environ, secrets, secret=bool(_SECRET_HEADER.match(name)))
+                for name, value in probe.headers
+            }
+            content = (
+                _fill(probe.body, vars, environ, secrets).encode()
+                if probe.body is not None
+                else None
+            )
+            json_body = _fill_json(probe.json_body, vars, environ, secrets)
+            break
+        except KeyError as exc:
+            name = str(exc.args[0])
+            if name not in DISCOVERABLE_VARS or vars.get(name) is not None:
+                raise _NotRendered("error: " + missing_var_message(name, component, vars)) from None
+            known = _headers_so_far(probe, vars, environ, secrets)
+            vars[name] = await _discover(name, url, send_url, known, client)
+    if send_url != url:
+        headers.setdefault("Host", urlsplit(url).netloc.rpartition("@")[2])
+    return _Request(
+        method=probe.method,
+        url=send_url,
+        shown_url=url,
+        headers=headers,
+        content=content,
+        json_body=json_body,
+    )
+
+
+def _headers_so_far(
+    probe: HttpProbe, vars: Mapping[str, object], environ: Mapping[str, str], secrets: list[str]
+) -> dict[str, str]:
+    """The headers that render without the var being discovered (auth, mostly)."""
+    headers: dict[str, str] = {}
+    for name, value in probe.headers:
+        try:
+            headers[name] = _fill(
+                value, vars, environ, secrets, secret=bool(_SECRET_HEADER.match(name))
+            )
+        except KeyError:
+            continue
+    return headers
+
+
+async def _discover(
+    name: str, url: str, send_url: str, headers: dict[str, str], client: httpx.AsyncClient
+) -> object:
+    path, pointer = DISCOVERABLE_VARS[name]
+    shown = _with_path(url, path)
+    try:
+        response = await client.get(_with_path(send_url, path), headers=headers)
+    except httpx.HTTPError as exc:
+        raise _NotRendered(f"fail: cannot find {name}: {_transport_reason(exc, shown)}") from None
+    if response.status_code != 200:
+        raise _NotRendered(
+            f"fail: cannot find {name}: GET {shown}: HTTP {response.status_code} (expected 200)"
+        )
+    try:
+        found = json_path(response.json(), pointer)
+    except (ValueError, LookupError):
+        found = None
+    if found in (None, ""):
+        raise _NotRendered(
+            f"fail: {name} is not set and GET {shown} lists none ({pointer} missing); "
+            f"set {name} in the inventory"
+        )
+    return found
+
+
+def _with_path(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _fill(
+    text: str,
+    vars: Mapping[str, object],
+    environ: Mapping[str, str],
+    secrets: list[str],
+    *,
+    secret: bool = False,
+) -> str:
+    """`{{var}}` then `${ENV}`; every environment value used becomes a secret to mask."""
+    rendered = render_template(text, vars)
+
+    def env_value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in environ:
+            raise _NotRendered(f"error: environment variable {name} is not set")
+        value = environ[name]
+        if len(value) >= MIN_SECRET_LENGTH:
+            secrets.append(value)
+        return value
+
+    filled = _ENV_REF.sub(env_value, rendered)
+    if secret:
+        # The whole value of an Authorization/*-Key header is secret, and so is its token part.
+        for part in (filled, filled.split(" ", 1)[-1]):
+            if len(part) >= MIN_SECRET_LENGTH:
+                secrets.append(part)
+    return filled
+
+
+def _fill_json(
+    value: object, vars: Mapping[str, object], environ: Mapping[str, str], secrets: list[str]
+) -> object:
+    if isinstance(value, str):
+        return _fill(value, vars, environ, secrets)
+    if isinstance(value, list):
+        return [_fill_json(item, vars, environ, secrets) for item in value]
+    if isinstance(value, dict):
+        return {key: _fill_json(item, vars, environ, secrets) for key, item in value.items()}
+    return value
+
+
+# --------------------------------------------------------------------------- sending and judging
+
+
+async def _send(
+    client: httpx.AsyncClient,
+    request: _Request,
+    probe: HttpProbe,
+    mask: Callable[[str], str],
+    *,
+    judge_body: bool = True,
+) -> _Answer:
+    started_at = _iso_now()
+    start = time.perf_counter()
+    try:
+        response = await client.request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            content=request.content,
+            json=request.json_body if request.content is None else None,
+        )
+        await response.aread()
+    except httpx.HTTPError as exc:
+        duration = time.perf_counter() - start
+        return _Answer(
+            status="fail",
+            reason=_transport_reason(exc, request.shown_url),
+            http_status=None,
+            latency_ms=None,
+            body="",
+            started_at=started_at,
+            duration_s=round(duration, 3),
+        )
+    latency_ms = (time.perf_counter() - start) * 1000
+    body = response.text
+    reason = _judge_response(response.status_code, body, latency_ms, probe, judge_body=judge_body)
+    return _Answer(
+        status="fail" if reason else "pass",
+        reason=reason,
+        http_status=response.status_code,
+        latency_ms=latency_ms,
+        body=body,
+        started_at=started_at,
+        duration_s=round(latency_ms / 1000, 3),
+    )
+
+
+def _transport_reason(exc: httpx.HTTPError, url: str) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out: {url}"
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc)
+        if "refused" in text.lower() or "all connection attempts failed" in text.lower():
+            return f"connection refused: {url}"
+        return f"cannot connect: {url}: {text}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"connection closed without an answer: {url}"
+    return f"HTTP request failed: {url}: {type(exc).__name__}: {exc}"
+
+
+def _judge_response(
+    status: int, body: str, latency_ms: float, probe: HttpProbe, *, judge_body: bool
+) -> str | None:
+    """Why the answer fails the probe, or None when it passes."""
+    if not status_matches(status, probe.expect_status):
+        return f"HTTP {status} (expected {_expected_text(probe.expect_status)})"
+    if probe.max_latency_ms is not None and latency_ms > probe.max_latency_ms:
+        return f"took {latency_ms:.0f} ms (max {probe.max_latency_ms:g} ms)"
+    if not judge_body:
+        return None
+    if probe.body_regex is not None and not re.search(probe.body_regex, body, re.MULTILINE):
+        return f"body does not match /{probe.body_regex}/"
+    if probe.expect_json:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return "body is not JSON"
+        for expectation in probe.expect_json:
+            reason = _json_reason(document, expectation)
+            if reason:
+                return reason
+    return None
+
+
+def status_matches(status: int, expected: tuple[str, ...]) -> bool:
+    """`200` matches "200"; `404` matches "4xx"."""
+    text = str(status)
+    return any(text == want or (want.endswith("xx") and text[0] == want[0]) for want in expected)
+
+
+def _expected_text(expected: tuple[str, ...]) -> str:
+    return " or ".join(expected)
+
+
+def json_path(document: object, path: str) -> object:
+    """The value at a dotted path (`data.0.id`); LookupError when it is not there."""
+    value = document
+    for part in path.split("."):
+        if isinstance(value, list):
+            if not re.fullmatch(r"-?[0-9]+", part):
+                raise LookupError(path)
+            value = value[int(part)]
+        elif isinstance(value, dict):
+            value = value[part]
+        else:
+            raise LookupError(path)
+    return value
+
+
+def _json_reason(document: object, expectation: JsonExpectation) -> str | None:
+    path = expectation.path
+    try:
+        value = json_path(document, path)
+    except (LookupError, IndexError):
+        return f"JSON {path} is missing"
+    op = expectation.op
+    if op == "exists":
+        return None
+    if op == "nonempty":
+        return None if value not in (None, "", [], {}) else f"JSON {path} is empty"
+    if op == "equals":
+        if value == expectation.value:
+            return None
+        return f"JSON {path} is {_short(value)} (expected {_short(expectation.value)})"
+    if op == "matches":
+        if isinstance(value, str | int | float) and re.search(str(expectation.value), str(value)):
+            return None
+        return f"JSON {path} is {_short(value)} (expected to match /{expectation.value}/)"
+    if op == "min_length":
+        minimum = int(expectation.value)  # type: ignore[call-overload]
+        if isinstance(value, list | dict | str) and len(value) >= minimum:
+            return None
+        size = len(value) if isinstance(value, list | dict | str) else "no length"
+        return f"JSON {path} has length {size} (expected at least {minimum})"
+    return f"unknown JSON expectation {op!r}"
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+# --------------------------------------------------------------------------- performance
+
+
+async def _measure(
+    check: PlannedCheck,
+    probe: HttpProbe,
+    request: _Request,
+    client: httpx.AsyncClient,
+    *,
+    component: str,
+    host: str,
+    vars: Mapping[str, object],
+    baselines: BaselineStore | None,
+    mask: Callable[[str], str],
+    http: dict[str, object],
+) -> CheckResult:
+    """`samples` sequential requests after one warm-up (connection setup is not latency)."""
+    samples = _sample_count(probe, vars)
+    if isinstance(samples, str):
+        return _result(check, component, host, "error", samples, http=_masked(http, mask))
+    started_at = _iso_now()
+    start = time.perf_counter()
+    warmup = await _send(client, request, probe, mask, judge_body=False)
+    latencies: list[float] = []
+    failure: _Answer | None = None if warmup.status == "pass" else warmup
+    failed_at = 0
+    for number in range(1, samples + 1):
+        if failure is not None:
+            break
+        answer = await _send(client, request, _without_latency_limit(probe), mask, judge_body=False)
+        if answer.status != "pass" or answer.latency_ms is None:
+            failure, failed_at = answer, number
+            break
+        latencies.append(answer.latency_ms)
+    duration = round(time.perf_counter() - start, 3)
+    if failure is not None:
+        http.update(status=failure.http_status, samples=len(latencies))
+        where = "warm-up request" if failed_at == 0 else f"sample {failed_at}/{samples}"
+        return _result(
+            check,
+            component,
+            host,
+            "fail",
+            mask(f"{where}: {failure.reason}"),
+            http=_masked(http, mask),
+            started_at=started_at,
+            duration_s=duration,
+            stdout_tail=mask(failure.body)[-TAIL_CHARS:],
+        )
+    measured = Baseline(
+        p50_ms=percentile(latencies, 50),
+        p95_ms=percentile(latencies, 95),
+        samples=samples,
+        recorded_at=started_at,
+    )
+    http.update(
+        status=warmup.http_status,
+        latency_ms=_ms(measured.p50_ms),
+        samples=samples,
+        p50_ms=_ms(measured.p50_ms),
+        p95_ms=_ms(measured.p95_ms),
+    )
+    status, reason = _against_baseline(check, probe, measured, component, baselines, http)
+    lines = [f"{value:.1f}" for value in latencies]
+    return _result(
+        check,
+        component,
+        host,
+        status,
+        mask(reason),
+        http=_masked(http, mask),
+        started_at=started_at,
+        duration_s=duration,
+        stdout_tail=f"latencies (ms): {' '.join(lines)}\n",
+    )
+
+
+def _against_baseline(
+    check: PlannedCheck,
+    probe: HttpProbe,
+    measured: Baseline,
+    component: str,
+    baselines: BaselineStore | None,
+    http: dict[str, object],
+) -> tuple[Status, str]:
+    shown = f"p50 {measured.p50_ms:.1f} ms, p95 {measured.p95_ms:.1f} ms"
+    if baselines is None:
+        return "pass", f"{shown} (no baseline store: not compared)"
+    name = check.label
+    baseline = baselines.get(component, name)
+    if baseline is not None:
+        http["baseline_p95_ms"] = _ms(baseline.p95_ms)
+    verdict = judge(measured, baseline, tolerance=probe.tolerance, tolerance_ms=probe.tolerance_ms)
+    if baseline is None:
+        if baselines.may_record(component, name):
+            baselines.record(component, name, measured)
+            return "pass", f"baseline recorded (p95 {measured.p95_ms:.1f} ms)"
+        return "pass", (
+            f"no baseline in {baselines.describe(component, name)} ({shown}); not recorded "
+            "(use --update-baseline to record it)"
+        )
+    if baselines.update:
+        baselines.record(component, name, measured)
+        return verdict.status, f"{verdict.reason}; baseline updated (p95 {measured.p95_ms:.1f} ms)"
+    return verdict.status, verdict.reason
+
+
+def _sample_count(probe: HttpProbe, vars: Mapping[str, object]) -> int | str:
+    if probe.samples is not None and probe.samples != SAMPLES_FROM_VARS:
+        return probe.samples
+    value = vars.get("perf_samples", DEFAULT_SAMPLES)
+    if value is None:
+        value = DEFAULT_SAMPLES
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return f"inventory var perf_samples must be a whole number ≥ 1 (got {value!r})"
+    return value
+
+
+def _without_latency_limit(probe: HttpProbe) -> HttpProbe:
+    """Samples are judged as a whole (p95 against the baseline), not one by one."""
+    return replace(probe, max_latency_ms=None)
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _result(
+    check: PlannedCheck,
+    component: str,
+    host: str,
+    status: Status,
+    message: str,
+    *,
+    http: dict[str, object] | None = None,
+    started_at: str | None = None,
+    duration_s: float | None = None,
+    stdout_tail: str = "",
+) -> CheckResult:
+    return CheckResult(
+        id=f"{check.id}@{component}",
+        plan_id=check.id,
+        label=check.label,
+        source=check.source,
+        must_pass=check.must_pass,
+        component=component,
+        host=host,
+        command=None,
+        status=status,
+        started_at=started_at,
+        duration_s=duration_s,
+        stdout_tail=stdout_tail,
+        reason=None if status == "error" else message,
+        error=message if status == "error" else None,
+        line=check.line,
+        http=http,
+    )
+
+
+def _masked(http: dict[str, object], mask: Callable[[str], str]) -> dict[str, object]:
+    return {key: mask(value) if isinstance(value, str) else value for key, value in http.items()}
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _iso_now() -> str:
+    moment = datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# --------------------------------------------------------------------------- SSH tunnels
+
+
+class SshForwarder:
+    """Local listeners tunnelled through pooled SSH connections, one per (target, host, port).
+
+    `pool` is a `runner.transports.ssh.SshPool` (its `raw_connection(target)` is used). Bind
+    `for_target(target)` as `run_probe`'s `forward`. `await close()` stops every listener.
+    """
+
+    def __init__(self, pool: object):
+        self._pool = pool
+        self._listeners: dict[tuple[object, str, int], object] = {}
+        self._lock = asyncio.Lock()
+
+    def for_target(self, target: object) -> Forward:
+        async def forward(remote_host: str, remote_port: int) -> tuple[str, int]:
+            return await self.forward_local(target, remote_host, remote_port)
+
+        return forward
+
+    async def forward_local(
+        self, target: object, remote_host: str, remote_port: int
+    ) -> tuple[str, int]:
+        """A local (host, port) that reaches `remote_host:remote_port` as the target sees it.
+
+        Raises `ServiceRefused` when the target's side refuses the connection (the service is
+        down: the probe fails) and `ConnectError` when the tunnel itself cannot be had.
+        """
+        import asyncssh
+
+        conn = await self._pool.raw_connection(target)  # type: ignore[attr-defined]
+        await _check_reachable(conn, remote_host, remote_port)
+        # Keyed by the live connection: a reconnected pool gets fresh listeners.
+        key = (conn, remote_host, remote_port)
+        async with self._lock:
+            listener = self._listeners.get(key)
+            if listener is None:
+                try:
+                    listener = await conn.forward_local_port(
+                        "127.0.0.1", 0, remote_host, remote_port
+                    )
+                except (asyncssh.Error, OSError) as exc:
+                    raise ConnectError(
+                        f"cannot forward a local port to {remote_host}:{remote_port}: {exc}"
+                    ) from exc
+                self._listeners[key] = listener
+        return "127.0.0.1", listener.get_port()  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        listeners = list(self._listeners.values())
+        self._listeners.clear()
+        for listener in listeners:
+            listener.close()  # type: ignore[attr-defined]
+            try:
+                await asyncio.wait_for(listener.wait_closed(), 3.0)  # type: ignore[attr-defined]
+            except (TimeoutError, Exception):
+                continue
+
+
+async def _check_reachable(conn: object, remote_host: str, remote_port: int) -> None:
+    """Open and close one direct-tcpip channel: a refused service shows here, not as a
+    connection the tunnel accepts and then drops."""
+    import asyncssh
+
+    try:
+        reader, writer = await asyncio.wait_for(
+            conn.open_connection(remote_host, remote_port),  # type: ignore[attr-defined]
+            10.0,
+        )
+    except asyncssh.ChannelOpenError as exc:
+        if exc.code == asyncssh.OPEN_CONNECT_FAILED:
+            raise ServiceRefused(f"{remote_host}:{remote_port}: {exc.reason}") from exc
+        raise ConnectError(
+            f"SSH server refused a tunnel to {remote_host}:{remote_port}: {exc.reason}"
+        ) from exc
+    except (asyncssh.Error, OSError, TimeoutError) as exc:
+        raise ConnectError(f"cannot open a tunnel to {remote_host}:{remote_port}: {exc}") from exc
+    writer.close()
+    del reader
