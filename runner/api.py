@@ -74,12 +74,10 @@ def plan_context(settings: Settings, inventory: Inventory | None) -> tuple[PlanC
         notes.append(
             f"no playbooks/ folder in the project: using the packaged playbooks ({playbooks})"
         )
+    from runner.playbooks import load_playbooks
+
     must_pass_dir = playbooks / "must-pass"
-    slugs = (
-        frozenset(p.stem for p in must_pass_dir.glob("*.yaml"))
-        if must_pass_dir.is_dir()
-        else frozenset()
-    )
+    loaded = load_playbooks(must_pass_dir) if must_pass_dir.is_dir() else {}
     read_only_posts = tuple(settings.read_only_posts)
 
     def guard(command: str) -> str | None:
@@ -91,7 +89,7 @@ def plan_context(settings: Settings, inventory: Inventory | None) -> tuple[PlanC
             PlanContext(
                 default_component=settings.default_component,
                 guard=guard,
-                must_pass_playbooks=slugs,
+                playbooks=loaded,
             ),
             notes,
         )
@@ -101,7 +99,8 @@ def plan_context(settings: Settings, inventory: Inventory | None) -> tuple[PlanC
             inventory_groups=dict(getattr(inventory, "groups", {}) or {}),
             default_component=settings.default_component,
             guard=guard,
-            must_pass_playbooks=slugs,
+            playbooks=loaded,
+            inventory_vars={name: t.vars for name, t in inventory.components.items()},
         ),
         notes,
     )

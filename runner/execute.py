@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,6 +35,10 @@ class ExecuteOptions:
     # so a remote host never receives the runner's whole environment.
     env_for: Callable[[Target], Mapping[str, str]] | None = None
     redact: Redactor = identity
+    # HTTP probes (Must-Pass playbooks): given a check and its target, the result
+    probe_runner: Callable[[PlannedCheck, Target], Awaitable[CheckResult]] | None = None
+    # Must-Pass shell checks: `{{var}}` rendered and `when:` applied per component
+    resolve_for: Callable[[PlannedCheck, Target], PlannedCheck | tuple[Status, str]] | None = None
     block_timeout: float | None = None  # per session (block × target); None: no limit
 
 
@@ -113,6 +117,9 @@ class _Run:
         for index, check in enumerate(plan.checks):
             for position, component in enumerate(check.components):
                 item = _Item((index, position), check, component)
+                item = self._resolved(item)
+                if item is None:
+                    continue
                 if not self._settle_statically(item):
                     units.setdefault((check.session, component), []).append(item)
         per_target: dict[str, list[tuple[str, list[_Item]]]] = {}
@@ -125,6 +132,21 @@ class _Run:
         finally:
             await self._close_transports()
         return [result for _, result in sorted(self.gathered, key=lambda pair: pair[0])]
+
+    def _resolved(self, item: _Item) -> _Item | None:
+        """A playbook check as it runs on its component; None when that settled it."""
+        target = self.targets.get(item.component)
+        if self.options.resolve_for is None or target is None or item.check.source != "must-pass":
+            return item
+        if item.check.kind not in ("command", "setup", "http"):
+            return item
+        resolved = self.options.resolve_for(item.check, target)
+        if isinstance(resolved, tuple):
+            status, message = resolved
+            if item.check.kind != "setup":
+                self._finish(item, self._result(item, status=status, message=message))
+            return None
+        return _Item(item.order, resolved, item.component)
 
     # ------------------------------------------------------------------ static outcomes
     def _settle_statically(self, item: _Item) -> bool:
@@ -154,7 +176,7 @@ class _Run:
                 f"state-changing command: {check.guard_reason} "
                 "(use --allow-mutating or mutating=ok)"
             )
-        if check.kind == "http":
+        if check.kind == "http" and self.options.probe_runner is None:
             return "error", HTTP_NOT_SUPPORTED
         if check.kind not in ("command", "setup"):
             return "error", f"unknown check kind {check.kind!r}"
@@ -170,6 +192,9 @@ class _Run:
 
     async def _run_unit(self, session_name: str, component: str, items: list[_Item]) -> None:
         target = self.targets[component]
+        if all(item.check.kind == "http" for item in items):
+            await self._run_probes(target, items)
+            return
         session_log = self._session_log(session_name, component)
         try:
             session = await self._open_session(target, session_log)
@@ -187,6 +212,14 @@ class _Run:
         finally:
             await session.close()
             session_log.close()
+
+    async def _run_probes(self, target: Target, items: list[_Item]) -> None:
+        """HTTP probes need no bash session; they go from the runner (or through SSH)."""
+        assert self.options.probe_runner is not None
+        for item in items:
+            self.on_event(CheckStarted(item.result_id, item.component))
+            result = await self.options.probe_runner(item.check, target)
+            self._finish(item, replace(result, id=item.result_id), announced=True)
 
     async def _open_session(self, target: Target, session_log: _SessionLog) -> BlockSession:
         broken = self.broken_targets.get(target.component)

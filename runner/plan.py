@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from runner.errors import InputError
 from runner.models import (
@@ -41,7 +42,8 @@ class PlanContext:
     inventory_groups: dict[str, tuple[str, ...]] | None = None
     default_component: str | None = None
     guard: GuardFn | None = None
-    must_pass_playbooks: frozenset[str] = frozenset()  # slugs that have a playbook
+    playbooks: Mapping[str, Any] | None = None  # slug → runner.playbooks.Playbook
+    inventory_vars: Mapping[str, Mapping[str, object]] | None = None  # component → vars
 
 
 def slugify(name: str) -> str:
@@ -276,10 +278,23 @@ def _command_check(
 def _must_pass_checks(
     doc: TaskDocument, components: tuple[str, ...], context: PlanContext
 ) -> list[PlannedCheck]:
-    checks = []
+    checks: list[PlannedCheck] = []
     for item in doc.must_pass:
         slug = slugify(item.name)
-        has_playbook = slug in context.must_pass_playbooks
+        playbook = (context.playbooks or {}).get(slug)
+        if playbook is not None and components:
+            from runner.playbooks import playbook_checks
+
+            checks.extend(
+                playbook_checks(
+                    item,
+                    playbook,
+                    components,
+                    inventory_vars=context.inventory_vars,
+                    guard=context.guard,
+                )
+            )
+            continue
         checks.append(
             PlannedCheck(
                 id=f"mp-{slug}",
@@ -294,11 +309,7 @@ def _must_pass_checks(
                 directives=Directives(),
                 expectation=Expectation(),
                 session=f"must-pass-{slug}",
-                notes=(
-                    ("Must-Pass playbook checks are not run yet",)
-                    if has_playbook
-                    else ("Must-Pass item: no playbook; needs a person's sign-off",)
-                ),
+                notes=(f"Must-Pass item: no playbook ({slug}.yaml); needs a person's sign-off",),
             )
         )
     return checks

@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from runner.models import Attempt, CheckResult, RunRecord
+from runner.models import CheckResult, RunRecord
+from runner.reporters.json import result_from_dict, run_from_dict
 
 BROKEN = frozenset({"fail", "error"})
 _LISTED = 5  # names listed in one sentence before "and N more"
@@ -42,60 +43,6 @@ class Comparison:
     def new_failures(self) -> tuple[CheckResult, ...]:
         """Checks that newly fail: regressions plus new checks that fail or error."""
         return self.regressed + tuple(r for r in self.new_checks if r.status in BROKEN)
-
-
-def result_from_dict(check: Mapping[str, Any]) -> CheckResult:
-    """A `CheckResult` back from a run.json check (the inverse of `result_to_dict`)."""
-    check_id = str(check.get("id", ""))
-    return CheckResult(
-        id=check_id,
-        plan_id=check_id.rsplit("@", 1)[0],
-        label=str(check.get("label") or check_id),
-        source=check.get("source", "test-commands"),
-        must_pass=check.get("must_pass"),
-        component=str(check.get("component", "")),
-        host=str(check.get("host", "")),
-        command=check.get("command"),
-        status=check.get("status", "error"),
-        exit_code=check.get("exit_code"),
-        started_at=check.get("started_at"),
-        duration_s=check.get("duration_s"),
-        stdout_tail=check.get("stdout_tail") or "",
-        stderr_tail=check.get("stderr_tail") or "",
-        log_paths=tuple(check.get("log_paths") or ()),
-        reason=check.get("reason"),
-        error=check.get("error"),
-        flaky=bool(check.get("flaky", False)),
-        attempts=tuple(
-            Attempt(
-                exit_code=a.get("exit_code"),
-                started_at=str(a.get("started_at", "")),
-                duration_s=float(a.get("duration_s") or 0.0),
-                status=a.get("status", "error"),
-                reason=a.get("reason"),
-            )
-            for a in check.get("attempts") or ()
-        ),
-        line=check.get("line"),
-        http=check.get("http"),
-    )
-
-
-def run_from_dict(run: Mapping[str, Any]) -> RunRecord:
-    """A `RunRecord` back from a run.json document (the inverse of `run_to_dict`)."""
-    task = run.get("task") or {}
-    return RunRecord(
-        task_id=task.get("id"),
-        task_path=str(task.get("path", "")),
-        title=task.get("title"),
-        run_id=str(run.get("run_id", "")),
-        state=run.get("state", "complete"),
-        started_at=str(run.get("started_at", "")),
-        finished_at=run.get("finished_at"),
-        results=tuple(result_from_dict(c) for c in run.get("checks") or ()),
-        filtered=bool(run.get("filtered", False)),
-        options=dict(run.get("options") or {}),
-    )
 
 
 def compare_results(

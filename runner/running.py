@@ -117,6 +117,8 @@ def run_tasks(
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
+            if "forwarder" in pools:
+                await pools["forwarder"].close()
             if "ssh" in pools:
                 await pools["ssh"].close()
 
@@ -141,6 +143,55 @@ def _transport_factory(pools: dict[str, Any]) -> Callable[[Any], Any]:
         return SshTransport(target, pool=pools["ssh"])
 
     return transport_for
+
+
+def _probe_runner(
+    pools: dict[str, Any],
+    settings: Settings,
+    options: ValidateOptions,
+    environ: Mapping[str, str],
+    mask: Callable[[str], str],
+) -> Callable[[Any, Any], Any]:
+    async def run(check: Any, target: Any) -> CheckResult:
+        from runner.baselines import BaselineStore
+        from runner.probes import SshForwarder, run_probe_on
+
+        if "baselines" not in pools:
+            pools["baselines"] = BaselineStore(
+                settings.reports / "baselines",
+                fixed_file=options.baseline,
+                update=options.update_baseline,
+            )
+        forwarder = None
+        if not target.is_local:
+            if "ssh" not in pools:
+                from runner.transports.ssh import SshPool
+
+                pools["ssh"] = SshPool()
+            if "forwarder" not in pools:
+                pools["forwarder"] = SshForwarder(pools["ssh"])
+            forwarder = pools["forwarder"]
+        return await run_probe_on(
+            check,
+            target,
+            environ=environ,
+            redact=mask,
+            forwarder=forwarder,
+            baselines=pools["baselines"],
+        )
+
+    return run
+
+
+def _resolve_playbook_check(check: Any, target: Any) -> Any:
+    from runner.playbooks import Settled, component_vars, resolve_check
+
+    resolved = resolve_check(
+        check, component=target.component, vars=component_vars(target.component, target.vars)
+    )
+    if isinstance(resolved, Settled):
+        return resolved.status, resolved.reason
+    return resolved
 
 
 def _targets_for(plan: Plan, inventory: Any) -> dict[str, Any]:
@@ -232,6 +283,8 @@ async def _run_one(
                 allow_mutating=options.allow_mutating,
                 env_for=lambda target: _exported_env(target, environ),
                 redact=redactor.mask,
+                probe_runner=_probe_runner(pools, settings, options, environ, redactor.mask),
+                resolve_for=_resolve_playbook_check,
             ),
             log_dir=run_dir.logs,
             on_event=on_event,

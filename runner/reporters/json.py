@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from runner.models import CheckResult, Plan, PlannedCheck, RunRecord
+from runner.models import Attempt, CheckResult, Plan, PlannedCheck, RunRecord
 
 RUN_SCHEMA = "taskrun.run/1"
 PLAN_SCHEMA = "taskrun.plan/1"
@@ -95,55 +96,55 @@ def plan_to_dict(plan: Plan, mask: Any = lambda s: s) -> dict[str, Any]:
     }
 
 
-def run_from_dict(data: dict[str, Any]) -> RunRecord:
-    """The inverse of `run_to_dict` (for `report --apply` and history)."""
-    from runner.models import Attempt
+def result_from_dict(check: Mapping[str, Any]) -> CheckResult:
+    """A `CheckResult` back from a run.json check (the inverse of `result_to_dict`)."""
+    check_id = str(check.get("id", ""))
+    return CheckResult(
+        id=check_id,
+        plan_id=check_id.rsplit("@", 1)[0],
+        label=str(check.get("label") or check_id),
+        source=check.get("source", "test-commands"),
+        must_pass=check.get("must_pass"),
+        component=str(check.get("component", "")),
+        host=str(check.get("host", "")),
+        command=check.get("command"),
+        status=check.get("status", "error"),
+        exit_code=check.get("exit_code"),
+        started_at=check.get("started_at"),
+        duration_s=check.get("duration_s"),
+        stdout_tail=check.get("stdout_tail") or "",
+        stderr_tail=check.get("stderr_tail") or "",
+        log_paths=tuple(check.get("log_paths") or ()),
+        reason=check.get("reason"),
+        error=check.get("error"),
+        flaky=bool(check.get("flaky", False)),
+        attempts=tuple(
+            Attempt(
+                exit_code=a.get("exit_code"),
+                started_at=str(a.get("started_at", "")),
+                duration_s=float(a.get("duration_s") or 0.0),
+                status=a.get("status", "error"),
+                reason=a.get("reason"),
+            )
+            for a in check.get("attempts") or ()
+        ),
+        line=check.get("line"),
+        http=check.get("http"),
+    )
 
-    def result(c: dict[str, Any]) -> CheckResult:
-        plan_id = c.get("id", "").rsplit("@", 1)[0]
-        return CheckResult(
-            id=c["id"],
-            plan_id=plan_id,
-            label=c.get("label") or "",
-            source=c.get("source") or "test-commands",
-            must_pass=c.get("must_pass"),
-            component=c.get("component") or "",
-            host=c.get("host") or "",
-            command=c.get("command"),
-            status=c["status"],
-            exit_code=c.get("exit_code"),
-            started_at=c.get("started_at"),
-            duration_s=c.get("duration_s"),
-            stdout_tail=c.get("stdout_tail") or "",
-            stderr_tail=c.get("stderr_tail") or "",
-            log_paths=tuple(c.get("log_paths") or ()),
-            reason=c.get("reason"),
-            error=c.get("error"),
-            flaky=bool(c.get("flaky")),
-            attempts=tuple(
-                Attempt(
-                    exit_code=a.get("exit_code"),
-                    started_at=a.get("started_at") or "",
-                    duration_s=a.get("duration_s") or 0.0,
-                    status=a["status"],
-                    reason=a.get("reason"),
-                )
-                for a in c.get("attempts") or ()
-            ),
-            line=c.get("line"),
-            http=c.get("http"),
-        )
 
-    task = data.get("task") or {}
+def run_from_dict(run: Mapping[str, Any]) -> RunRecord:
+    """A `RunRecord` back from a run.json document (the inverse of `run_to_dict`)."""
+    task = run.get("task") or {}
     return RunRecord(
         task_id=task.get("id"),
-        task_path=task.get("path") or "",
+        task_path=str(task.get("path", "")),
         title=task.get("title"),
-        run_id=data["run_id"],
-        state=data.get("state", "complete"),
-        started_at=data.get("started_at") or "",
-        finished_at=data.get("finished_at"),
-        results=tuple(result(c) for c in data.get("checks") or ()),
-        filtered=bool(data.get("filtered")),
-        options=dict(data.get("options") or {}),
+        run_id=str(run.get("run_id", "")),
+        state=run.get("state", "complete"),
+        started_at=str(run.get("started_at", "")),
+        finished_at=run.get("finished_at"),
+        results=tuple(result_from_dict(c) for c in run.get("checks") or ()),
+        filtered=bool(run.get("filtered", False)),
+        options=dict(run.get("options") or {}),
     )

@@ -33,7 +33,9 @@ def test_plan_of_the_example_task() -> None:
     assert doc["schema"] == "taskrun.plan/1"
     assert doc["task"]["id"] == "ENG-001"
     assert doc["task"]["components"] == ["api-gateway", "llm-01", "llm-02", "orc"]
-    commands = [c for c in doc["checks"] if c["kind"] == "command"]
+    commands = [
+        c for c in doc["checks"] if c["kind"] == "command" and c["source"] == "test-commands"
+    ]
     assert [c["components"] for c in commands] == [
         ["api-gateway"],
         ["api-gateway"],
@@ -46,12 +48,12 @@ def test_plan_of_the_example_task() -> None:
     assert commands[1]["label"] == "Gateway answers its liveness probe"
     assert all("guard" not in " ".join(c["notes"]) for c in commands)
     must_pass = [c for c in doc["checks"] if c["source"] == "must-pass"]
-    assert [c["must_pass"] for c in must_pass] == [
-        "Service Health",
-        "End-to-End",
-        "Performance",
-        "Security",
-    ]
+    names = list(dict.fromkeys(c["must_pass"] for c in must_pass))
+    assert names == ["Service Health", "End-to-End", "Performance", "Security"]
+    # backed by the playbooks: real checks, not manual sign-offs
+    assert {c["kind"] for c in must_pass} == {"command", "http"}
+    liveness = next(c for c in must_pass if c["label"] == "gateway liveness")
+    assert any("GET http://127.0.0.1:4000/health/liveliness" in n for n in liveness["notes"])
 
 
 def test_plan_table_is_readable_text() -> None:

@@ -15,9 +15,8 @@ from runner.regressions import (
     history_lines,
     previous_run,
     regression_names,
-    run_from_dict,
 )
-from runner.reporters.json import run_to_dict
+from runner.reporters.json import run_from_dict, run_to_dict
 
 LABELS = {"live": "Gateway liveness", "models": "Models listed", "db": "Database reachable"}
 
