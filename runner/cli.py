@@ -337,6 +337,23 @@ def schedule(
     _run(body)
 
 
+@app.command()
+def demo(
+    keep: Annotated[
+        Path | None,
+        typer.Option("--keep", help="Keep the sandbox project (task, reports) in this folder."),
+    ] = None,
+) -> None:
+    """Run the whole job in a sandbox on this machine: SSH hosts, a gateway, Ollama stand-ins."""
+
+    def body(console: Any) -> int:
+        from runner import commands
+
+        return commands.demo(console, keep=keep)
+
+    _run(body)
+
+
 @inventory_app.command("check")
 def inventory_check(
     accept_new: Annotated[

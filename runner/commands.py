@@ -42,6 +42,34 @@ def validate(
     prometheus: Path | None = None,
     notify: str | None = None,
 ) -> int:
+    _, code = validate_outcomes(
+        console,
+        settings,
+        queries,
+        options,
+        all_tasks=all_tasks,
+        statuses=statuses,
+        since=since,
+        jobs=jobs,
+        prometheus=prometheus,
+        notify=notify,
+    )
+    return code
+
+
+def validate_outcomes(
+    console: Console,
+    settings: Settings,
+    queries: Sequence[str],
+    options: api.ValidateOptions,
+    *,
+    all_tasks: bool,
+    statuses: Sequence[str] = (),
+    since: str | None = None,
+    jobs: int = 1,
+    prometheus: Path | None = None,
+    notify: str | None = None,
+) -> tuple[list[Any], int]:
     from runner.running import run_tasks
 
     if all_tasks and queries:
@@ -67,14 +95,14 @@ def validate(
         ]
     if not planned_tasks:
         console.info("no task matches the filters: nothing to run")
-        return api.EXIT_OK
+        return [], api.EXIT_OK
     if options.dry_run:
         for planned in planned_tasks:
             filtered = api.filter_plan(
                 planned.plan, only=options.only, components=options.components
             )
             console.plan(filtered, extra_notes=planned.notes)
-        return api.EXIT_OK
+        return [], api.EXIT_OK
 
     outcomes, signum = run_tasks(
         planned_tasks,
@@ -107,7 +135,7 @@ def validate(
     codes = [o.exit_code for o in outcomes]
     if signum is not None:
         codes.append(api.EXIT_SIGTERM if signum == 15 else api.EXIT_SIGINT)
-    return _combined_exit_code(codes)
+    return outcomes, _combined_exit_code(codes)
 
 
 def _check_date(text: str) -> None:
@@ -484,3 +512,52 @@ def schedule(
     }[what]
     console.text(text if text.endswith("\n") else text + "\n")
     return api.EXIT_OK
+
+
+def demo(console: Console, *, keep: Path | None) -> int:
+    from runner.demo.cli import demo_project, demo_worked, inside, task_diff
+    from runner.settings import load_settings
+
+    console.info("starting the sandbox: 4 SSH hosts, a gateway and 2 Ollama stand-ins on 127.0.0.1")
+    with demo_project(keep) as layout, inside(layout):
+        settings = load_settings(
+            cwd=layout.workdir,
+            environ={},
+            flags={
+                "tasks": (layout.tasks_dir,),
+                "playbooks": layout.playbooks_dir,
+                "inventory": layout.inventory_path,
+                "reports": layout.reports_dir,
+            },
+        )
+        before = layout.task_path.read_bytes()
+        outcomes, code = validate_outcomes(
+            console,
+            settings,
+            [str(layout.task_path)],
+            api.ValidateOptions(),
+            all_tasks=False,
+        )
+        after = layout.task_path.read_bytes()
+        console.text("\nWhat taskrun changed in the task file (nothing else was touched):\n")
+        console.text(task_diff(before, after, layout.task_path.name))
+        if outcomes and outcomes[0].run_dir is not None:
+            where = (
+                outcomes[0].run_dir
+                if keep
+                else "(removed with the sandbox; keep it with --keep DIR)"
+            )
+            console.text(f"\nEvidence: run.json, junit.xml, summary.md and logs/ in {where}\n")
+        if code in (api.EXIT_SIGINT, api.EXIT_SIGTERM):
+            return code
+        worked, problems = demo_worked(outcomes)
+        if worked:
+            console.text(
+                "\nThe demo worked: every check passed except the one that fails on purpose, "
+                "the restart was skipped by the safety guard, and Change Approval awaits a "
+                "person's sign-off.\n"
+            )
+            return api.EXIT_OK
+        for problem in problems:
+            console.error(f"demo: {problem}")
+        return code or api.EXIT_FAILED

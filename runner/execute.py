@@ -178,7 +178,7 @@ class _Run:
             )
         if check.kind == "http" and self.options.probe_runner is None:
             return "error", HTTP_NOT_SUPPORTED
-        if check.kind not in ("command", "setup"):
+        if check.kind not in ("command", "setup", "http"):
             return "error", f"unknown check kind {check.kind!r}"
         return None
 
