@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -426,14 +425,3 @@ def test_history_files_parse(corpus_dir: Path) -> None:
         "completion",
         "last updated",
     ]
-
-
-def test_parsing_the_whole_corpus_is_fast(corpus_dir: Path) -> None:
-    blobs = [(path.read_bytes(), str(path)) for path in corpus_markdown_files()]
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        for data, name in blobs:
-            parse_document(data, name)
-        best = min(best, time.perf_counter() - started)
-    assert best < 0.3

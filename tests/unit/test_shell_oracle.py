@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,14 +84,6 @@ def test_the_unit_test_tables_agree_with_bash(oracle: BashOracle) -> None:
         if oracle.boundaries(body) != expected
     ]
     assert disagreements == []
-
-
-def test_the_whole_corpus_splits_in_well_under_100_ms(corpus_dir: Path) -> None:
-    blocks = corpus_blocks()
-    started = time.perf_counter()
-    for name, lineno, lang, body in blocks:
-        split_block(body, lang=lang, path=name, first_lineno=lineno)
-    assert time.perf_counter() - started < 0.1
 
 
 def test_corpus_heredocs_in_list_items_close_once_the_indent_is_removed(corpus_dir: Path) -> None:
