@@ -195,7 +195,7 @@ def validate(
             update_baseline=update_baseline,
             baseline=baseline,
         )
-        return commands.validate(
+        _, code = commands.validate(
             console,
             settings,
             list(task or ()),
@@ -207,6 +207,7 @@ def validate(
             prometheus=prometheus,
             notify=notify,
         )
+        return code
 
     _run(body)
 

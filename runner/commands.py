@@ -41,35 +41,8 @@ def validate(
     jobs: int = 1,
     prometheus: Path | None = None,
     notify: str | None = None,
-) -> int:
-    _, code = validate_outcomes(
-        console,
-        settings,
-        queries,
-        options,
-        all_tasks=all_tasks,
-        statuses=statuses,
-        since=since,
-        jobs=jobs,
-        prometheus=prometheus,
-        notify=notify,
-    )
-    return code
-
-
-def validate_outcomes(
-    console: Console,
-    settings: Settings,
-    queries: Sequence[str],
-    options: api.ValidateOptions,
-    *,
-    all_tasks: bool,
-    statuses: Sequence[str] = (),
-    since: str | None = None,
-    jobs: int = 1,
-    prometheus: Path | None = None,
-    notify: str | None = None,
 ) -> tuple[list[Any], int]:
+    """Run the tasks; (outcomes, exit code)."""
     from runner.running import run_tasks
 
     if all_tasks and queries:
@@ -531,7 +504,7 @@ def demo(console: Console, *, keep: Path | None) -> int:
             },
         )
         before = layout.task_path.read_bytes()
-        outcomes, code = validate_outcomes(
+        outcomes, code = validate(
             console,
             settings,
             [str(layout.task_path)],

@@ -16,18 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from runner.errors import InputError
+from runner.guard import DEFAULT_READ_ONLY_POSTS
 
 CONFIG_FILE = "taskrun.yaml"
 
-DEFAULT_READ_ONLY_POSTS: tuple[str, ...] = (
-    "/v1/chat/completions",
-    "/v1/completions",
-    "/v1/embeddings",
-    "/api/generate",
-    "/api/chat",
-    "/api/embed",
-    "*/search",
-)
 
 PACKAGED_PLAYBOOKS = Path(__file__).resolve().parent / "data" / "playbooks"
 
