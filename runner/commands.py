@@ -405,7 +405,7 @@ def inventory_check(
                 "hosts": [
                     {
                         "component": c.component,
-                        "host": c.target.display,
+                        "host": c.target,
                         "status": c.status,
                         "detail": c.detail,
                         "rtt_ms": None if c.rtt_s is None else round(c.rtt_s * 1000, 1),
@@ -419,7 +419,7 @@ def inventory_check(
         rows = [
             (
                 c.component,
-                c.target.display,
+                c.target,
                 c.status,
                 "" if c.rtt_s is None else f"{c.rtt_s * 1000:.1f} ms",
                 c.detail or "",
