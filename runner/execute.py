@@ -322,7 +322,7 @@ class _Run:
         result = CheckResult(
             id=item.result_id,
             plan_id=check.id,
-            label=check.label,
+            label=self.options.redact(check.label),
             source=check.source,
             must_pass=check.must_pass,
             component=item.component,
@@ -383,7 +383,7 @@ class _Run:
         return CheckResult(
             id=item.result_id,
             plan_id=check.id,
-            label=check.label,
+            label=self.options.redact(check.label),
             source=check.source,
             must_pass=check.must_pass,
             component=item.component,

@@ -57,10 +57,20 @@ def build_plan(doc: TaskDocument, context: PlanContext = PlanContext()) -> Plan:
     checks: list[PlannedCheck] = []
 
     runnable_in = _blocks_to_run(doc, notes)
-    for block_index, (block, source) in enumerate(runnable_in):
-        checks.extend(_block_checks(doc, block, source, block_index, components, context))
+    # Blocks and runs of inline commands, in file order: each is one session.
+    units: list[tuple[int, tuple[CodeBlock, CheckSource] | list[InlineCommand]]] = [
+        (block.span.start, (block, source)) for block, source in runnable_in
+    ]
     if not any(b.section == "test-commands" and b.runnable for b in doc.code_blocks):
-        checks.extend(_inline_checks(doc, components, context, first_group=len(runnable_in)))
+        block_starts = [block.span.start for block, _ in runnable_in]
+        units += [(run[0].line, run) for run in _inline_runs(doc, block_starts)]
+    units.sort(key=lambda unit: unit[0])
+    for group, (_, unit) in enumerate(units):
+        if isinstance(unit, tuple):
+            block, source = unit
+            checks.extend(_block_checks(doc, block, source, group, components, context))
+        else:
+            checks.extend(_inline_checks(doc, unit, group, components, context))
     checks.extend(_must_pass_checks(doc, components, context))
 
     if not any(check.kind in ("command", "http") for check in checks):
@@ -115,6 +125,14 @@ def expand_components(names: Sequence[str], context: PlanContext) -> tuple[str, 
 
 def _blocks_to_run(doc: TaskDocument, notes: list[str]) -> list[tuple[CodeBlock, CheckSource]]:
     """Test Commands blocks; Test Steps blocks only where the file has no Test Commands block."""
+    for block in doc.code_blocks:
+        if not block.closed and block.section not in ("test-commands", "test-steps"):
+            raise InputError(
+                "unterminated code fence (it swallows the rest of the file, validation "
+                "sections included)",
+                path=doc.path,
+                line=block.span.start + 1,
+            )
     in_commands = [b for b in doc.code_blocks if b.section == "test-commands"]
     in_steps = [b for b in doc.code_blocks if b.section == "test-steps"]
     chosen: list[tuple[CodeBlock, CheckSource]] = []
@@ -184,40 +202,57 @@ def _block_checks(
     return checks
 
 
+def _inline_runs(doc: TaskDocument, block_starts: Sequence[int]) -> list[list[InlineCommand]]:
+    """Consecutive inline commands of one list share a session; a block between them, or
+    another list, starts a new one."""
+    runs: list[list[InlineCommand]] = []
+    for inline in doc.inline_commands:
+        previous = runs[-1][-1] if runs else None
+        if (
+            previous is not None
+            and previous.list_span == inline.list_span
+            and not any(previous.line < start < inline.line for start in block_starts)
+        ):
+            runs[-1].append(inline)
+        else:
+            runs.append([inline])
+    return runs
+
+
 def _inline_checks(
-    doc: TaskDocument, components: tuple[str, ...], context: PlanContext, *, first_group: int
+    doc: TaskDocument,
+    inlines: Sequence[InlineCommand],
+    group: int,
+    components: tuple[str, ...],
+    context: PlanContext,
 ) -> list[PlannedCheck]:
     checks = []
-    by_list: dict[int, list[InlineCommand]] = {}
-    for inline in doc.inline_commands:
-        by_list.setdefault(inline.list_span.start, []).append(inline)
-    for list_index, (list_start, inlines) in enumerate(by_list.items()):
-        session = f"list-line{list_start + 1}"
-        for position, inline in enumerate(inlines):
-            command = split_block([inline.command], path=doc.path, first_lineno=inline.line + 1)
-            is_setup = len(command.commands) == 1 and command.commands[0].is_setup
-            checks.append(
-                _command_check(
-                    doc,
-                    command_text=inline.command,
-                    label=None,
-                    source="test-steps",
-                    line=inline.line + 1,
-                    position=position,
-                    session=session,
-                    group=first_group + list_index,
-                    directives=Directives(),
-                    is_setup=is_setup,
-                    expected_line=inline.expected,
-                    components=components,
-                    context=context,
-                    extra_notes=(
-                        (f"expected (prose, not checked): {inline.expected_text}",)
-                        if inline.expected_text and inline.expected is None
-                        else ()
-                    ),
-                )
+    session = f"list-line{inlines[0].line + 1}"
+    for position, inline in enumerate(inlines):
+        command = split_block([inline.command], path=doc.path, first_lineno=inline.line + 1)
+        is_setup = len(command.commands) == 1 and command.commands[0].is_setup
+        checks.append(
+            _command_check(
+                doc,
+                command_text=inline.command,
+                label=None,
+                source="test-steps",
+                line=inline.line + 1,
+                position=position,
+                session=session,
+                group=group,
+                directives=Directives(),
+                is_setup=is_setup,
+                expected_line=inline.expected,
+                components=components,
+                context=context,
+                extra_notes=(
+                    (f"expected (prose, not checked): {inline.expected_text}",)
+                    if inline.expected_text and inline.expected is None
+                    else ()
+                ),
             )
+        )
     return checks
 
 
@@ -302,7 +337,7 @@ def _must_pass_checks(
                 source="must-pass",
                 must_pass=item.name,
                 # a sign-off is one decision for the task, not one per host
-                components=components if len(components) == 1 else ("global",),
+                components=("+".join(components) or "task",),
                 kind="not-run",
                 command="",
                 line=item.line + 1,
