@@ -82,3 +82,37 @@ def test_a_changed_host_key_is_an_error_naming_known_hosts(
         assert check["stdout_tail"] == ""  # nothing ran there
     others = [h.name for h in e2e_fleet.hosts if h is not victim]
     assert all(c["status"] == "pass" for name in others for c in grouped[name])
+
+
+REMOTE_SLEEP = ("sleep", "31.4159")  # an odd duration: no other process runs exactly this
+
+
+def test_ctrl_c_stops_the_remote_commands(ssh_project: Project, e2e_fleet: Fleet) -> None:
+    """The fleet's sshd hosts are on this machine, so the remote `sleep` is visible here."""
+    import os
+    import signal
+
+    from tests.e2e.conftest import finish, kill_pids, pids_with_argv, wait_until
+
+    sleep = " ".join(REMOTE_SLEEP)
+    ssh_project.write_task(
+        "S-2.md",
+        task_markdown("S-2", component="global", commands=bash_block(f"# slow\n{sleep}")),
+    )
+    process = ssh_project.spawn("validate", "S-2")
+    hosts = len(e2e_fleet.hosts)
+    try:
+        started = wait_until(lambda: len(pids_with_argv(REMOTE_SLEEP)) >= hosts, timeout=20)
+        assert started, "the remote sleeps did not start"
+        os.kill(process.pid, signal.SIGINT)
+        returncode, out, err = finish(process, timeout=20)
+        gone = wait_until(lambda: not pids_with_argv(REMOTE_SLEEP), timeout=5)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
+        leftovers = pids_with_argv(REMOTE_SLEEP)
+        kill_pids(leftovers)
+    assert returncode == 130, out + err
+    assert gone and leftovers == [], "a remote sleep survived Ctrl-C"
+    assert ssh_project.run_json("S-2")["state"] == "interrupted"
