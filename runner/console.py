@@ -157,7 +157,7 @@ class Console:
         s = record.summary
         self.out.print(
             f"{s.passed} passed, {s.failed} failed, {s.errors} errors, {s.skipped} skipped, "
-            f"{s.manual} manual — evidence: {escape(record.options.get('run_dir', ''))}",
+            f"{s.manual} manual — evidence: {escape(str(record.options.get('run_dir', '')))}",
             soft_wrap=True,
         )
 

@@ -135,7 +135,7 @@ def prune_runs(reports: Path, *, days: float, now: float | None = None) -> list[
     cutoff = datetime.fromtimestamp(now if now is not None else time.time(), UTC) - timedelta(
         days=days
     )
-    removed = []
+    removed: list[Path] = []
     if not reports.is_dir():
         return removed
     for task_dir in sorted(p for p in reports.iterdir() if p.is_dir()):

@@ -116,10 +116,10 @@ class _Run:
         units: dict[tuple[str, str], list[_Item]] = {}
         for index, check in enumerate(plan.checks):
             for position, component in enumerate(check.components):
-                item = _Item((index, position), check, component)
-                item = self._resolved(item)
-                if item is None:
+                resolved = self._resolved(_Item((index, position), check, component))
+                if resolved is None:
                     continue
+                item = resolved
                 if not self._settle_statically(item):
                     units.setdefault((check.session, component), []).append(item)
         per_target: dict[str, list[tuple[str, list[_Item]]]] = {}

@@ -655,19 +655,21 @@ def _docker(program: str, args: tuple[str, ...]) -> str | None:
     verb = positional[0]
     if verb == "compose" or program.endswith("-compose"):
         rest = args[args.index("compose") + 1 :] if verb == "compose" else args
-        rest = _positionals(
-            rest,
-            frozenset(
-                [
-                    "-f",
-                    "--file",
-                    "-p",
-                    "--project-name",
-                    "--profile",
-                    "--env-file",
-                    "--project-directory",
-                ]
-            ),
+        rest = tuple(
+            _positionals(
+                rest,
+                frozenset(
+                    [
+                        "-f",
+                        "--file",
+                        "-p",
+                        "--project-name",
+                        "--profile",
+                        "--env-file",
+                        "--project-directory",
+                    ]
+                ),
+            )
         )
         if rest and rest[0] in _COMPOSE_VERBS:
             name = f"{program} compose" if verb == "compose" else program

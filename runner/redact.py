@@ -82,8 +82,7 @@ def _credential_branches() -> list[str]:
 def _numbered(branches: list[str]) -> list[str]:
     """Group names must be unique across the alternation: v → v0, v1, …"""
     return [
-        re.sub(r"\(\?P<([vw])>", lambda m, i=i: f"(?P<{m.group(1)}{i}>", branch)
-        for i, branch in enumerate(branches)
+        re.sub(r"\(\?P<([vw])>", rf"(?P<\g<1>{i}>", branch) for i, branch in enumerate(branches)
     ]
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from runner.api import (
     EXIT_CHECK_DRIFT,
@@ -49,7 +49,7 @@ class _Interrupt:
     signum: int | None = None
 
 
-class ProgressSink:
+class ProgressSink(Protocol):
     """What the runner tells the person at the terminal (implemented by the console)."""
 
     def check_started(self, check_id: str, component: str) -> None: ...
