@@ -317,6 +317,45 @@ def _inverted_grep(text: str, pipelines: list[_Pipeline], file: str, line: int) 
     return findings
 
 
+_MATCHERS = frozenset(["grep", "egrep", "fgrep", "zgrep", "rg", "pgrep", "pidof"])
+# "(Expected: No results)" and friends: the check means "nothing matches"
+_EXPECTS_NOTHING = re.compile(
+    r"\bno\s+(results?|output|match(es)?|process(es)?|lines?)\b|\bnothing\b|\bempty\b",
+    re.IGNORECASE,
+)
+
+
+def _expects_no_match(
+    text: str, pipelines: list[_Pipeline], file: str, line: int, expected_prose: str | None
+) -> list[Finding]:
+    """A matcher whose prose expectation is "no results" passes exactly when it should fail."""
+    if not expected_prose or not _EXPECTS_NOTHING.search(expected_prose) or not pipelines:
+        return []
+    pipeline = pipelines[-1]
+    last = pipeline.stages[-1]
+    program = _program(last.argv)
+    if program not in _MATCHERS or pipeline.negated:
+        return []
+    if (
+        program != "pgrep"
+        and program != "pidof"
+        and _grep_pattern(_args_after_program(last.argv))[1]
+    ):
+        return []
+    shown = " ".join(last.argv)
+    return [
+        Finding(
+            file,
+            _line_of(text, last.words[0].pos, line),
+            "inverted-grep",
+            "error",
+            f"`{shown}` exits 0 when something matches, but the expectation is "
+            f"{expected_prose.strip()!r}: the check passes exactly when it should fail",
+            f"negate it: `! {shown}`",
+        )
+    ]
+
+
 _FORMATTERS = frozenset(["jq", "head", "tail", "cat", "tee", "less", "sort", "column", "yq"])
 _FAIL_OPTIONS = ("--fail", "--fail-with-body")
 
@@ -608,6 +647,7 @@ def lint_command(
     guard_reason: str | None,
     available_env: Collection[str] | None,
     expects_output: bool = False,
+    expected_prose: str | None = None,
 ) -> list[Finding]:
     """Findings for one validation command starting at 1-based `line` of `file`.
 
@@ -635,6 +675,7 @@ def lint_command(
         )
     findings += _masked_failure(command, pipelines, file, line)
     findings += _inverted_grep(command, pipelines, file, line)
+    findings += _expects_no_match(command, pipelines, file, line, expected_prose)
     findings += _curl_no_fail(command, pipelines, file, line, expects_output)
     findings += _jq_no_e(command, pipelines, file, line, expects_output)
     findings += _output_only(command, pipelines, file, line, expects_output)

@@ -27,6 +27,19 @@ def lint_task(
     assigned: dict[str, set[str] | None] = {}  # per session: names set by earlier commands
     for check in plan.checks:
         if check.kind == "setup":
+            # an assignment can still read a variable nobody provides (`H="Bearer ${API_KEY}"`)
+            findings.extend(
+                f
+                for f in lint_command(
+                    check.command,
+                    file=doc.path,
+                    line=check.line,
+                    section=check.source,
+                    guard_reason=None,
+                    available_env=_available(check, assigned, provided_env),
+                )
+                if f.rule == "env-not-provided"
+            )
             _remember_assignments(assigned, check)
             continue
         if check.kind != "command":
@@ -42,6 +55,7 @@ def lint_task(
                 expects_output=bool(
                     check.expectation.stdout_regex or check.expectation.stdout_line
                 ),
+                expected_prose=check.expected_prose,
             )
         )
         _remember_assignments(assigned, check)

@@ -265,6 +265,7 @@ class PlannedCheck:
     guard_reason: str | None = None  # why the safety guard would skip it (None: read-only)
     probe: HttpProbe | None = None  # kind "http"
     when_var: str | None = None  # playbook: skip on a component whose inventory var is null
+    expected_prose: str | None = None  # an `(Expected: …)` that is prose, not a checkable value
 
 
 @dataclass(frozen=True, slots=True)

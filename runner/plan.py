@@ -246,11 +246,7 @@ def _inline_checks(
                 expected_line=inline.expected,
                 components=components,
                 context=context,
-                extra_notes=(
-                    (f"expected (prose, not checked): {inline.expected_text}",)
-                    if inline.expected_text and inline.expected is None
-                    else ()
-                ),
+                expected_prose=inline.expected_text if inline.expected is None else None,
             )
         )
     return checks
@@ -271,9 +267,9 @@ def _command_check(
     expected_line: str | None,
     components: tuple[str, ...],
     context: PlanContext,
-    extra_notes: tuple[str, ...] = (),
+    expected_prose: str | None = None,
 ) -> PlannedCheck:
-    notes = list(extra_notes)
+    notes = [f"expected (prose, not checked): {expected_prose}"] if expected_prose else []
     targets = components
     if directives.on is not None:
         targets = expand_components(directives.on, context)
@@ -307,6 +303,7 @@ def _command_check(
         session=session,
         notes=tuple(notes),
         guard_reason=guard_reason,
+        expected_prose=expected_prose,
     )
 
 
