@@ -17,6 +17,7 @@ from rich.table import Table
 
 from runner.models import CheckResult, Plan, RunRecord
 
+_RUN_COLUMNS = ("result", "check", "component", "host", "time", "reason")
 _STATUS_STYLE = {
     "pass": "green",
     "fail": "red",
@@ -24,6 +25,13 @@ _STATUS_STYLE = {
     "skip": "blue",
     "manual": "magenta",
 }
+
+
+def _fit(cell: str, width: int) -> str:
+    """Pad to `width`, or cut with an ellipsis; width 0 means the free last column."""
+    if not width:
+        return cell
+    return cell.ljust(width) if len(cell) <= width else cell[: width - 1] + "…"
 
 
 def _plain(stream: Any) -> bool:
@@ -47,6 +55,10 @@ class Console:
             file=sys.stderr, no_color=err_plain, highlight=False, stderr=True, emoji=False
         )
         self.live_progress = not err_plain
+        # Plain streams get pre-formatted lines: rich's layout costs ~1 ms a line, which is
+        # most of taskrun's own CPU on a 500-check run (bench/RESULTS.md).
+        self.plain_out = out_plain
+        self.plain_err = err_plain
 
     def add_mask(self, mask: Callable[[str], str]) -> None:
         """Tasks running side by side each bring their secrets: mask with all of them."""
@@ -117,6 +129,12 @@ class Console:
         style = _STATUS_STYLE[result.status]
         duration = f" {result.duration_s:.2f}s" if result.duration_s is not None else ""
         why = result.reason or result.error or ""
+        if self.plain_err:
+            text = f"{result.status:6} {result.label} ({result.component}){duration}"
+            if why and result.status != "pass":
+                text += f": {why}"
+            sys.stderr.write(self.mask(text) + "\n")
+            return
         line = (
             f"[{style}]{result.status:6}[/{style}] {escape(result.label)} "
             f"({escape(result.component)}){duration}"
@@ -126,6 +144,9 @@ class Console:
         self.err.print(line, soft_wrap=True)
 
     def run_table(self, record: RunRecord) -> None:
+        if self.plain_out:
+            self._plain_run_table(record)
+            return
         title = record.task_id or record.task_path
         table = Table(title=f"{title} — run {record.run_id}", expand=False)
         for column in ("result", "check", "component", "host", "time", "reason"):
@@ -160,6 +181,41 @@ class Console:
             f"{s.manual} manual — evidence: {escape(str(record.options.get('run_dir', '')))}",
             soft_wrap=True,
         )
+
+    def _plain_run_table(self, record: RunRecord) -> None:
+        """The same content as the rich table, as aligned lines, for logs and pipes."""
+        title = record.task_id or record.task_path
+        rows = [
+            (
+                result.status,
+                result.label,
+                result.component,
+                result.host,
+                f"{result.duration_s:.2f}s" if result.duration_s is not None else "",
+                " ".join((result.reason or result.error or "").split()),
+            )
+            for result in record.results
+        ]
+        widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(_RUN_COLUMNS)]
+        widths = [min(w, 60) for w in widths[:-1]] + [0]
+        lines = [f"{title} — run {record.run_id}"]
+        for row in (_RUN_COLUMNS, *rows):
+            cells = [_fit(cell, width) for cell, width in zip(row, widths, strict=True)]
+            lines.append("  ".join(cells).rstrip())
+        for result in record.results:
+            if result.status not in ("fail", "error"):
+                continue
+            tail = (result.stdout_tail.strip() + "\n" + result.stderr_tail.strip()).strip()
+            if tail:
+                lines.append(f"--- {result.label} ({result.component}) output tail ---")
+                lines.extend(tail.splitlines()[-8:])
+        s = record.summary
+        lines.append(
+            f"{s.passed} passed, {s.failed} failed, {s.errors} errors, {s.skipped} skipped, "
+            f"{s.manual} manual — evidence: {record.options.get('run_dir', '')}"
+        )
+        sys.stdout.write(self.mask("\n".join(lines) + "\n"))
+        sys.stdout.flush()
 
     def batch_table(self, outcomes: Sequence[Any]) -> None:
         """One line per task of a batch run."""
