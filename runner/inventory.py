@@ -5,6 +5,7 @@ Errors name the file and the 1-based line of the offending YAML node.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -14,6 +15,7 @@ import yaml
 
 from runner.errors import InputError
 from runner.transports.base import Target
+from runner.yamlnodes import compose_yaml, construct_value, decode_yaml, is_null, node_line
 
 __all__ = [
     "GLOBAL",
@@ -41,10 +43,23 @@ TARGET_KEYS = (
 )
 DEFAULT_PORT = 22
 DEFAULT_CONNECT_TIMEOUT = 10.0
+# An Ansible inventory expands host ranges (`web[1:20]`); past this it is surely a typo.
+MAX_ANSIBLE_HOSTS = 10_000
+# Hosts counted once per group they are listed in; bounds the walk when aliases repeat groups.
+MAX_ANSIBLE_HOST_ENTRIES = 100_000
+_ANSIBLE_PORT_VARS = ("ansible_port", "ansible_ssh_port")
+_ANSIBLE_TEXT_VARS = (
+    "ansible_host",
+    "ansible_user",
+    "ansible_ssh_user",
+    "ansible_ssh_private_key_file",
+    "ansible_connection",
+)
 
 _COMPONENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _HOST_RANGE = re.compile(r"\[([0-9]+):([0-9]+)\]")
+_MAX_RANGE_DIGITS = 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,15 +105,16 @@ def load_inventory(path: Path, *, required: bool = True, home: Path | None = Non
     an empty inventory.
     """
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
         if required:
             raise InputError("inventory file not found", path=str(path)) from None
         return Inventory(path=str(path))
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise InputError(f"cannot read inventory: {exc}", path=str(path)) from exc
+    text = decode_yaml(data, path=str(path))
     home = home if home is not None else Path.home()
-    root = _compose(text, str(path))
+    root = compose_yaml(text, path=str(path))
     if _looks_like_ansible(root):
         return parse_ansible(text, path=str(path), base=path.parent, home=home)
     return parse_inventory(text, path=str(path), base=path.parent, home=home)
@@ -107,9 +123,10 @@ def load_inventory(path: Path, *, required: bool = True, home: Path | None = Non
 def import_ansible(path: Path, *, home: Path | None = None) -> Inventory:
     """Read an Ansible YAML inventory: hosts become components, groups usable names."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise InputError(f"cannot read inventory: {exc}", path=str(path)) from exc
+    text = decode_yaml(data, path=str(path))
     home = home if home is not None else Path.home()
     return parse_ansible(text, path=str(path), base=path.parent, home=home)
 
@@ -117,20 +134,20 @@ def import_ansible(path: Path, *, home: Path | None = None) -> Inventory:
 def parse_inventory(text: str, *, path: str, base: Path, home: Path) -> Inventory:
     """taskrun's format: `defaults:` and `components: {name: {host, port, …}}`."""
     reader = _Reader(path=path, base=base, home=home)
-    root = _compose(text, path)
+    root = compose_yaml(text, path=path)
     if root is None:
         raise InputError("the inventory is empty (expected `components:`)", path=path)
     top = reader.mapping(root, "inventory", allowed=("defaults", "components"))
     defaults = reader.target_fields(top["defaults"][1], "defaults") if "defaults" in top else {}
     if "components" not in top:
-        raise InputError("missing `components:`", path=path, line=_line(root))
+        raise InputError("missing `components:`", path=path, line=node_line(root))
     components_node = top["components"][1]
     entries = reader.mapping(components_node, "components")
     components: dict[str, Target] = {}
     for name, (key_node, node) in entries.items():
         where = f"components.{name}"
         _check_component_name(name, where, path, key_node)
-        fields = reader.target_fields(node, where) if not _is_null(node) else {}
+        fields = reader.target_fields(node, where) if not is_null(node) else {}
         components[name] = _target(name, defaults, fields, where=where, path=path, node=key_node)
     _resolve_jumps(components, entries, path)
     return Inventory(path=path, components=components)
@@ -139,18 +156,17 @@ def parse_inventory(text: str, *, path: str, base: Path, home: Path) -> Inventor
 def parse_ansible(text: str, *, path: str, base: Path, home: Path) -> Inventory:
     """An Ansible YAML inventory: `all: {hosts: {h: {ansible_host …}}, children: {group: …}}`."""
     reader = _Reader(path=path, base=base, home=home)
-    root = _compose(text, path)
+    root = compose_yaml(text, path=path)
     if root is None:
         raise InputError("the inventory is empty", path=path)
-    hosts: dict[str, dict[str, object]] = {}
-    groups: dict[str, list[str]] = {}
-    for group, (_key, node) in reader.mapping(root, "inventory").items():
-        _walk_ansible_group(
-            reader, group, node, where=group, inherited={}, hosts=hosts, groups=groups
-        )
-    components = {name: _ansible_target(name, values, reader) for name, values in hosts.items()}
+    walk = _AnsibleWalk(reader)
+    for group, (key, node) in reader.mapping(root, "inventory").items():
+        walk.group(group, key, node, where=group, inherited={}, ancestors=())
+    components = {
+        name: _ansible_target(name, values, reader) for name, values in walk.hosts.items()
+    }
     named_groups = {
-        group: tuple(members) for group, members in groups.items() if group not in components
+        group: tuple(members) for group, members in walk.groups.items() if group not in components
     }
     return Inventory(path=path, components=components, groups=named_groups)
 
@@ -172,7 +188,7 @@ def _target(
     host = merged.get("host")
     if not isinstance(host, str):
         message = f"{where}.host: missing (set it here or in defaults)"
-        raise InputError(message, path=path, line=_line(node))
+        raise InputError(message, path=path, line=node_line(node))
     port = merged.get("port", DEFAULT_PORT)
     timeout = merged.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
     return Target(
@@ -202,7 +218,7 @@ def _resolve_jumps(
             raise InputError(
                 f"components.{name}.jump: {target.jump} must be a direct SSH host",
                 path=path,
-                line=_line(entries[name][0]),
+                line=node_line(entries[name][0]),
             )
         who = f"{bastion.user}@" if bastion.user else ""
         host = f"[{bastion.host}]" if ":" in bastion.host else bastion.host
@@ -211,99 +227,147 @@ def _resolve_jumps(
 
 def _check_component_name(name: str, where: str, path: str, node: yaml.Node) -> None:
     if name.casefold() in (GLOBAL, LOCAL):
-        raise InputError(f"{where}: `{name}` is reserved", path=path, line=_line(node))
+        raise InputError(f"{where}: `{name}` is reserved", path=path, line=node_line(node))
     if not _COMPONENT_NAME.match(name):
         raise InputError(
             f"{where}: a component name is letters, digits, `.`, `_` and `-`",
             path=path,
-            line=_line(node),
+            line=node_line(node),
         )
 
 
 # --------------------------------------------------------------------------- Ansible format
 
 
-def _walk_ansible_group(
-    reader: _Reader,
-    group: str,
-    node: yaml.Node,
-    *,
-    where: str,
-    inherited: Mapping[str, object],
-    hosts: dict[str, dict[str, object]],
-    groups: dict[str, list[str]],
-) -> list[str]:
-    """Collect the hosts of `group` (children included) with group vars applied; returns them."""
-    members = groups.setdefault(group, [])
-    if _is_null(node):
+class _AnsibleWalk:
+    """Collects an Ansible inventory's hosts (with group vars applied) and group members."""
+
+    def __init__(self, reader: _Reader):
+        self.reader = reader
+        self.hosts: dict[str, dict[str, object]] = {}
+        self.groups: dict[str, dict[str, None]] = {}  # dict: ordered set of members
+        self.entries = 0
+
+    def group(
+        self,
+        group: str,
+        key: yaml.Node,
+        node: yaml.Node,
+        *,
+        where: str,
+        inherited: Mapping[str, object],
+        ancestors: tuple[str, ...],
+    ) -> dict[str, None]:
+        """Walk `group` (children included); returns its members."""
+        if group in ancestors:
+            chain = " → ".join((*ancestors, group))
+            raise self.reader.fail(where, f"group {group!r} is its own ancestor ({chain})", key)
+        members = self.groups.setdefault(group, {})
+        if is_null(node):
+            return members
+        body = self.reader.mapping(node, where, allowed=("hosts", "children", "vars"))
+        group_vars = {**inherited}
+        if "vars" in body:
+            group_vars.update(self.reader.ansible_vars(body["vars"][1], f"{where}.vars"))
+        if "hosts" in body:
+            self._hosts(body["hosts"][1], where=where, group_vars=group_vars, members=members)
+        if "children" in body:
+            children = self.reader.optional_mapping(body["children"][1], f"{where}.children")
+            for child, (child_key, child_node) in children.items():
+                child_members = self.group(
+                    child,
+                    child_key,
+                    child_node,
+                    where=f"{where}.children.{child}",
+                    inherited=group_vars,
+                    ancestors=(*ancestors, group),
+                )
+                members.update(dict.fromkeys(child_members))
         return members
-    body = reader.mapping(node, where, allowed=("hosts", "children", "vars"))
-    group_vars = {**inherited}
-    if "vars" in body:
-        group_vars.update(reader.plain_mapping(body["vars"][1], f"{where}.vars"))
-    if "hosts" in body:
-        host_nodes = body["hosts"][1]
-        for pattern, (key_node, host_node) in reader.optional_mapping(
-            host_nodes, f"{where}.hosts"
-        ).items():
-            own = reader.variables(host_node, f"{where}.hosts.{pattern}")
-            for name in _expand_host_pattern(pattern):
-                _check_component_name(name, f"{where}.hosts.{name}", reader.path, key_node)
-                hosts[name] = {**group_vars, **hosts.get(name, {}), **own}
-                if name not in members:
-                    members.append(name)
-    if "children" in body:
-        children_node = body["children"][1]
-        children = reader.optional_mapping(children_node, f"{where}.children")
-        for child, (_key, child_node) in children.items():
-            for name in _walk_ansible_group(
-                reader,
-                child,
-                child_node,
-                where=f"{where}.children.{child}",
-                inherited=group_vars,
-                hosts=hosts,
-                groups=groups,
-            ):
-                if name not in members:
-                    members.append(name)
-    return members
+
+    def _hosts(
+        self,
+        node: yaml.Node,
+        *,
+        where: str,
+        group_vars: Mapping[str, object],
+        members: dict[str, None],
+    ) -> None:
+        hosts = self.reader.optional_mapping(node, f"{where}.hosts")
+        for pattern, (key_node, host_node) in hosts.items():
+            own = self.reader.ansible_vars(host_node, f"{where}.hosts.{pattern}")
+            try:
+                names = _expand_host_pattern(pattern, limit=MAX_ANSIBLE_HOSTS)
+            except _BadHostRange as exc:
+                raise self.reader.fail(f"{where}.hosts.{pattern}", str(exc), key_node) from None
+            self.entries += len(names)
+            if self.entries > MAX_ANSIBLE_HOST_ENTRIES:
+                message = f"more than {MAX_ANSIBLE_HOST_ENTRIES:,} host entries in all groups"
+                raise self.reader.fail(f"{where}.hosts", message, key_node)
+            for name in names:
+                _check_component_name(name, f"{where}.hosts.{name}", self.reader.path, key_node)
+                if name not in self.hosts and len(self.hosts) >= MAX_ANSIBLE_HOSTS:
+                    message = f"more than {MAX_ANSIBLE_HOSTS:,} hosts"
+                    raise self.reader.fail(f"{where}.hosts.{pattern}", message, key_node)
+                self.hosts[name] = {**group_vars, **self.hosts.get(name, {}), **own}
+                members[name] = None
 
 
 def _ansible_target(name: str, values: Mapping[str, object], reader: _Reader) -> Target:
-    host = str(values.get("ansible_host", name))
+    """The host's target; its `ansible_*` vars were checked when read (`_Reader.ansible_vars`)."""
+    host = str(values.get("ansible_host") or name)
     if values.get("ansible_connection") == "local":
         host = LOCAL
-    port = values.get("ansible_port", values.get("ansible_ssh_port", DEFAULT_PORT))
-    user = values.get("ansible_user", values.get("ansible_ssh_user"))
+    port = _first_set(values, "ansible_port", "ansible_ssh_port")
+    user = _first_set(values, "ansible_user", "ansible_ssh_user")
     identity = values.get("ansible_ssh_private_key_file")
-    where = f"{name}.ansible_port"
-    try:
-        port_number = int(port)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: expected an integer", path=reader.path) from None
     plain = {key: value for key, value in values.items() if not key.startswith("ansible_")}
     return Target(
         component=name,
         host=host,
-        port=port_number,
+        port=int(port) if isinstance(port, int) else DEFAULT_PORT,
         user=str(user) if user is not None else None,
         identity=reader.local_path(str(identity)) if identity is not None else None,
         vars=plain,
     )
 
 
-def _expand_host_pattern(pattern: str) -> list[str]:
-    """Ansible's numeric ranges: `web[01:03]` → web01, web02, web03 (first range only nested)."""
-    match = _HOST_RANGE.search(pattern)
-    if match is None:
-        return [pattern]
-    start, end = match.group(1), match.group(2)
-    width = len(start) if start.startswith("0") else 0
-    head, tail = pattern[: match.start()], pattern[match.end() :]
+def _first_set(values: Mapping[str, object], *names: str) -> object:
+    return next((values[name] for name in names if values.get(name) is not None), None)
+
+
+class _BadHostRange(ValueError):
+    """A host range that runs backwards or expands past the limit."""
+
+
+def _expand_host_pattern(pattern: str, *, limit: int) -> list[str]:
+    """Ansible's numeric ranges: `web[01:03]` → web01, web02, web03; several ranges multiply.
+
+    Raises _BadHostRange past `limit` names. Iterative: each step replaces one `[a:b]` by
+    shorter digits, so it ends, and no more than `limit` names are ever pending.
+    """
+    pending = [pattern]
     names: list[str] = []
-    for number in range(int(start), int(end) + 1):
-        names.extend(_expand_host_pattern(f"{head}{str(number).zfill(width)}{tail}"))
+    while pending:
+        name = pending.pop()
+        match = _HOST_RANGE.search(name)
+        if match is None:
+            names.append(name)
+            continue
+        start, end = match.group(1), match.group(2)
+        if max(len(start), len(end)) > _MAX_RANGE_DIGITS:
+            raise _BadHostRange(f"range [{start}:{end}] expands past {limit:,} hosts")
+        first, last = int(start), int(end)
+        if last < first:
+            raise _BadHostRange(f"range [{start}:{end}] runs backwards")
+        if len(names) + len(pending) + (last - first + 1) > limit:
+            raise _BadHostRange(f"range [{start}:{end}] expands past {limit:,} hosts")
+        width = len(start) if start.startswith("0") else 0
+        head, tail = name[: match.start()], name[match.end() :]
+        # Reversed, so that popping yields the names in ascending order.
+        pending.extend(
+            f"{head}{str(number).zfill(width)}{tail}" for number in range(last, first - 1, -1)
+        )
     return names
 
 
@@ -315,25 +379,6 @@ def _looks_like_ansible(root: yaml.Node | None) -> bool:
 
 
 # --------------------------------------------------------------------------- YAML nodes
-
-
-def _compose(text: str, path: str) -> yaml.Node | None:
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise InputError(f"not valid YAML: {exc.problem or exc}", path=path, line=line) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", path=path) from None
-
-
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
-
-
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
 
 
 def _as_dict(value: object) -> dict[str, object]:
@@ -360,10 +405,9 @@ class _Reader:
         self.path = path
         self.base = base
         self.home = home
-        self._constructor = yaml.SafeLoader("")
 
     def fail(self, where: str, message: str, node: yaml.Node) -> InputError:
-        return InputError(f"{where}: {message}", path=self.path, line=_line(node))
+        return InputError(f"{where}: {message}", path=self.path, line=node_line(node))
 
     def mapping(
         self, node: yaml.Node, where: str, *, allowed: Sequence[str] | None = None
@@ -388,12 +432,14 @@ class _Reader:
     def optional_mapping(
         self, node: yaml.Node, where: str
     ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-        return {} if _is_null(node) else self.mapping(node, where)
+        return {} if is_null(node) else self.mapping(node, where)
 
     def plain_mapping(self, node: yaml.Node, where: str) -> dict[str, object]:
         """A mapping of names to plain YAML values (vars)."""
         entries = self.mapping(node, where)
-        return {name: self._value(value) for name, (_key, value) in entries.items()}
+        return {
+            name: self._value(value, f"{where}.{name}") for name, (_key, value) in entries.items()
+        }
 
     def target_fields(self, node: yaml.Node, where: str) -> dict[str, object]:
         fields: dict[str, object] = {}
@@ -402,7 +448,7 @@ class _Reader:
         return fields
 
     def string(self, node: yaml.Node, where: str) -> str:
-        if not isinstance(node, yaml.ScalarNode) or _is_null(node) or node.tag.endswith(":bool"):
+        if not isinstance(node, yaml.ScalarNode) or is_null(node) or node.tag.endswith(":bool"):
             raise self.fail(where, "expected a string", node)
         if not node.value.strip():
             raise self.fail(where, "must not be empty", node)
@@ -411,7 +457,7 @@ class _Reader:
     def integer(self, node: yaml.Node, where: str) -> int:
         if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:int":
             raise self.fail(where, "expected an integer", node)
-        return int(self._value(node))  # type: ignore[call-overload]
+        return int(self._value(node, where))  # type: ignore[call-overload]
 
     def port(self, node: yaml.Node, where: str) -> int:
         number = self.integer(node, where)
@@ -425,13 +471,13 @@ class _Reader:
             "tag:yaml.org,2002:float",
         ):
             raise self.fail(where, "expected a number of seconds", node)
-        value = float(self._value(node))  # type: ignore[arg-type]
-        if not value > 0:
-            raise self.fail(where, "must be more than 0", node)
+        value = float(self._value(node, where))  # type: ignore[arg-type]
+        if not math.isfinite(value) or value <= 0:
+            raise self.fail(where, "must be a finite number more than 0", node)
         return value
 
     def names(self, node: yaml.Node, where: str) -> tuple[str, ...]:
-        if isinstance(node, yaml.ScalarNode) and not _is_null(node):
+        if isinstance(node, yaml.ScalarNode) and not is_null(node):
             items: list[yaml.Node] = [node]
         elif isinstance(node, yaml.SequenceNode):
             items = list(node.value)
@@ -456,12 +502,39 @@ class _Reader:
         return str(path)
 
     def variables(self, node: yaml.Node, where: str) -> dict[str, object]:
-        if _is_null(node):
+        if is_null(node):
             return {}
         return self.plain_mapping(node, where)
 
-    def _value(self, node: yaml.Node) -> object:
-        return self._constructor.construct_object(node, deep=True)
+    def ansible_vars(self, node: yaml.Node, where: str) -> dict[str, object]:
+        """Host or group vars; the `ansible_*` ones taskrun uses are checked here, at their line."""
+        if is_null(node):
+            return {}
+        values: dict[str, object] = {}
+        for name, (_key, value_node) in self.mapping(node, where).items():
+            value = self._value(value_node, f"{where}.{name}")
+            values[name] = (
+                None if value is None else self._ansible_var(name, value, value_node, where)
+            )
+        return values
+
+    def _ansible_var(self, name: str, value: object, node: yaml.Node, where: str) -> object:
+        if name in _ANSIBLE_PORT_VARS:
+            port = value
+            if isinstance(value, str) and value.strip().isdigit():
+                port = int(value.strip())
+            if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+                raise self.fail(f"{where}.{name}", "expected a port number (1-65535)", node)
+            return port
+        if name in _ANSIBLE_TEXT_VARS:
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise self.fail(f"{where}.{name}", "expected a single value (text)", node)
+            if not str(value).strip():
+                raise self.fail(f"{where}.{name}", "must not be empty", node)
+        return value
+
+    def _value(self, node: yaml.Node, where: str) -> object:
+        return construct_value(node, path=self.path, where=where)
 
 
 _FIELD_READERS: dict[str, Callable[[_Reader, yaml.Node, str], object]] = {

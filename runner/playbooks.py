@@ -41,6 +41,7 @@ starting with `api-gateway`, `gateway` or `litellm` → `gateway`; `llm` or `oll
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -59,6 +60,7 @@ from runner.models import (
     PlannedCheck,
     Status,
 )
+from runner.yamlnodes import compose_yaml, construct_value, decode_yaml, is_null, node_line
 
 __all__ = [
     "DEFAULT_VARS",
@@ -179,9 +181,10 @@ def load_playbooks(folder: Path) -> dict[str, Playbook]:
         if path.suffix not in (".yaml", ".yml") or not path.is_file():
             continue
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
+            data = path.read_bytes()
+        except OSError as exc:
             raise InputError(f"cannot read playbook: {exc}", path=str(path)) from exc
+        text = decode_yaml(data, path=str(path))
         if path.stem in playbooks:
             raise InputError(
                 f"two playbooks for {path.stem!r} ({playbooks[path.stem].path} and this one)",
@@ -193,24 +196,18 @@ def load_playbooks(folder: Path) -> dict[str, Playbook]:
 
 def parse_playbook(text: str, *, path: str, slug: str) -> Playbook:
     """A playbook from its YAML text; errors are `path(line): what is wrong`."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"invalid YAML: {problem}", path=path, line=line) from exc
+    root = compose_yaml(text, path=path)
     reader = _Reader(path)
     if root is None:
         raise InputError("empty playbook: expected `checks:`", path=path, line=1)
     top = reader.mapping(root, "playbook", _PLAYBOOK_KEYS)
     description = reader.string(top["description"], "description") if "description" in top else ""
     if "checks" not in top:
-        raise InputError("playbook has no `checks:` list", path=path, line=_line(root))
+        raise InputError("playbook has no `checks:` list", path=path, line=node_line(root))
     checks_node = top["checks"]
     if not isinstance(checks_node, yaml.SequenceNode) or not checks_node.value:
         raise InputError(
-            "checks: expected a non-empty list of checks", path=path, line=_line(checks_node)
+            "checks: expected a non-empty list of checks", path=path, line=node_line(checks_node)
         )
     entries = tuple(
         _entry(reader, node, index, slug) for index, node in enumerate(checks_node.value)
@@ -259,7 +256,7 @@ def _entry(reader: _Reader, node: yaml.Node, index: int, slug: str) -> PlaybookE
         when=when,
         run=run,
         probe=probe,
-        line=_line(node),
+        line=node_line(node),
     )
 
 
@@ -295,7 +292,7 @@ def _probe(reader: _Reader, node: yaml.Node, where: str, slug: str) -> HttpProbe
         headers = tuple(pairs)
     if "json" in values and "body" in values:
         raise reader.error(f"{where}: give `json` or `body`, not both", node)
-    json_body = reader.plain(values["json"]) if "json" in values else None
+    json_body = reader.plain(values["json"], f"{where}.json") if "json" in values else None
     body = reader.string(values["body"], f"{where}.body") if "body" in values else None
     expect_status: tuple[str, ...] = ("2xx",)
     expect_json: tuple[JsonExpectation, ...] = ()
@@ -407,7 +404,7 @@ def _json_expectation(reader: _Reader, node: yaml.Node, where: str) -> JsonExpec
     if not needs_value and "value" in values:
         raise reader.error(f"{where}: op {op} takes no `value`", values["value"])
     if op == "equals":
-        value = reader.plain(values["value"])
+        value = reader.plain(values["value"], f"{where}.value")
     elif op == "matches":
         value = reader.string(values["value"], f"{where}.value")
         reader.regex(str(value), values["value"], f"{where}.value")
@@ -444,7 +441,7 @@ class _Reader:
         self.path = path
 
     def error(self, message: str, node: yaml.Node) -> InputError:
-        return InputError(message, path=self.path, line=_line(node))
+        return InputError(message, path=self.path, line=node_line(node))
 
     def mapping(
         self, node: yaml.Node, where: str, allowed: Sequence[str] | None
@@ -464,33 +461,38 @@ class _Reader:
         return values
 
     def scalar_text(self, node: yaml.Node, where: str) -> str:
-        if not isinstance(node, yaml.ScalarNode) or _is_null(node):
+        if not isinstance(node, yaml.ScalarNode) or is_null(node):
             raise self.error(f"{where}: expected a value", node)
         return str(node.value)
 
     def string(self, node: yaml.Node, where: str) -> str:
-        if not isinstance(node, yaml.ScalarNode) or _is_null(node):
+        if not isinstance(node, yaml.ScalarNode) or is_null(node):
             raise self.error(f"{where}: expected text", node)
         return str(node.value)
 
     def string_list(self, node: yaml.Node, where: str) -> tuple[str, ...]:
-        if isinstance(node, yaml.ScalarNode) and not _is_null(node):
+        if isinstance(node, yaml.ScalarNode) and not is_null(node):
             return (str(node.value),)
         if not isinstance(node, yaml.SequenceNode) or not node.value:
             raise self.error(f"{where}: expected a non-empty list", node)
         return tuple(self.scalar_text(item, where) for item in node.value)
 
-    def plain(self, node: yaml.Node) -> object:
-        return yaml.safe_load(yaml.serialize(node))
+    def plain(self, node: yaml.Node, where: str) -> object:
+        return construct_value(node, path=self.path, where=where)
 
     def number(self, node: yaml.Node, where: str, *, low: float) -> float:
-        value = self.plain(node)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
-            raise self.error(f"{where}: expected a number ≥ {low:g}", node)
+        value = self.plain(node, where)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < low
+        ):
+            raise self.error(f"{where}: expected a finite number ≥ {low:g}", node)
         return float(value)
 
     def integer(self, node: yaml.Node, where: str, low: int, high: int | None) -> int:
-        value = self.plain(node)
+        value = self.plain(node, where)
         if (
             isinstance(value, bool)
             or not isinstance(value, int)
@@ -515,14 +517,6 @@ class _Reader:
 
 def _items(node: yaml.Node) -> list[yaml.Node]:
     return list(node.value) if isinstance(node, yaml.SequenceNode) else [node]
-
-
-def _line(node: yaml.Node) -> int:
-    return node.start_mark.line + 1
-
-
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
 
 
 def _url_path(url: str) -> str:

@@ -17,6 +17,7 @@ import yaml
 
 from runner.errors import InputError
 from runner.guard import DEFAULT_READ_ONLY_POSTS
+from runner.yamlnodes import compose_yaml, construct_value, decode_yaml, node_line
 
 CONFIG_FILE = "taskrun.yaml"
 
@@ -185,52 +186,31 @@ def _display(path: Path, cwd: Path) -> str:
 def _file_layer(path: Path, cwd: Path) -> dict[str, tuple[object, str]]:
     shown = _display(path, Path(os.path.abspath(cwd)))
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", path=shown) from None
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", path=shown) from None
-    try:
-        loader = yaml.SafeLoader(text)
+    root = compose_yaml(decode_yaml(data, path=shown), path=shown)
+    layer: dict[str, tuple[object, str]] = {}
+    if root is None:
+        return layer
+    if not isinstance(root, yaml.MappingNode):
+        raise InputError("expected a mapping of setting: value", path=shown, line=node_line(root))
+    for key_node, value_node in root.value:
+        key_line = node_line(key_node)
+        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+        name = key.replace("-", "_") if isinstance(key, str) else None
+        if name not in SETTING_NAMES:
+            known = ", ".join(SETTING_NAMES)
+            raise InputError(f"{key}: unknown setting (known: {known})", path=shown, line=key_line)
+        if name in layer:
+            raise InputError(f"{key}: given twice", path=shown, line=key_line)
+        value = construct_value(value_node, path=shown, where=key)
         try:
-            root = loader.get_single_node()
-            layer: dict[str, tuple[object, str]] = {}
-            if root is None:
-                return layer
-            if not isinstance(root, yaml.MappingNode):
-                raise InputError(
-                    "expected a mapping of setting: value",
-                    path=shown,
-                    line=root.start_mark.line + 1,
-                )
-            for key_node, value_node in root.value:
-                key_line = key_node.start_mark.line + 1
-                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-                name = key.replace("-", "_") if isinstance(key, str) else None
-                if name not in SETTING_NAMES:
-                    known = ", ".join(SETTING_NAMES)
-                    raise InputError(
-                        f"{key}: unknown setting (known: {known})", path=shown, line=key_line
-                    )
-                if name in layer:
-                    raise InputError(f"{key}: given twice", path=shown, line=key_line)
-                value = loader.construct_object(value_node, deep=True)
-                try:
-                    converted = _converter(name, path.parent)(value)
-                except _Invalid as exc:
-                    line = value_node.start_mark.line + 1
-                    raise InputError(f"{key}: {exc}", path=shown, line=line) from None
-                layer[name] = (converted, f"{CONFIG_FILE}:{path}({key_line})")
-            return layer
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "not valid YAML"
-        raise InputError(f"not valid YAML: {problem}", path=shown, line=line) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML: {exc}", path=shown) from None
+            converted = _converter(name, path.parent)(value)
+        except _Invalid as exc:
+            raise InputError(f"{key}: {exc}", path=shown, line=node_line(value_node)) from None
+        layer[name] = (converted, f"{CONFIG_FILE}:{path}({key_line})")
+    return layer
 
 
 def _env_layer(environ: Mapping[str, str], cwd: Path) -> dict[str, tuple[object, str]]:

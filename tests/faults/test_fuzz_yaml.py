@@ -1,9 +1,8 @@
 """Fuzz the YAML loaders (inventory, Ansible inventory, taskrun.yaml, Must-Pass playbooks):
 any file either loads or gives an InputError `file(line): …`, never another exception type.
 
-The default fuzz leaves out the YAML features that still crash a loader (explicit tags, control
-characters, deep nesting); each of those is pinned by an `xfail(strict=True)` test below. When
-a defect is fixed, drop its marker and move its tokens into the fuzz (`YAML_DEFECT_TOKENS`).
+The fuzz uses every YAML token, explicit tags, aliases and bytes that are not text included;
+the defects it once found (DEFECT-5 … DEFECT-8) are pinned by the tests at the end.
 """
 
 from __future__ import annotations
@@ -26,20 +25,7 @@ from tests.faults.mutations import YAML_TOKENS, budget, mutated
 REPO = Path(__file__).resolve().parents[2]
 PACKAGED_PLAYBOOKS = REPO / "runner" / "data" / "playbooks" / "must-pass"
 
-# Tokens that reach a known crash (DEFECT-5 … DEFECT-8): kept out of the default fuzz.
-YAML_DEFECT_TOKENS = (
-    b"!!int ",
-    b"!!float ",
-    b"!!timestamp ",
-    b"!!binary ",
-    b"!!python/object:os.system ",
-    b"\x00",
-    b"\x07",
-    b"\xff",
-    b"*a",
-    b"<<: *a",
-)
-FUZZ_TOKENS = tuple(token for token in YAML_TOKENS if token not in YAML_DEFECT_TOKENS)
+FUZZ_TOKENS = YAML_TOKENS
 
 INVENTORY_SEEDS = [
     (
@@ -236,12 +222,52 @@ def test_slow_many_yaml_files_load_or_give_a_clear_error(folder: Path, data: byt
 
 # --------------------------------------------------------------------------- defects found
 
-LOADERS: dict[str, Callable[[Path, bytes], None]] = {
-    "inventory": lambda folder, data: parse_inventory_text(folder, _text(data)),
-    "ansible": lambda folder, data: parse_ansible_text(folder, _text(data)),
-    "settings": load_settings_bytes,
-    "playbook": lambda folder, data: parse_playbook_text(_text(data)),
+
+def _settings_from(folder: Path, data: bytes) -> object:
+    project = folder / "project"
+    project.mkdir(exist_ok=True)
+    (project / "taskrun.yaml").write_bytes(data)
+    return load_settings(cwd=project, environ={}, flags={})
+
+
+# loader → (the path its errors name, a call that raises)
+LOADERS: dict[str, tuple[str, Callable[[Path, bytes], object]]] = {
+    "inventory": (
+        "inv.yaml",
+        lambda folder, data: parse_inventory(
+            _text(data), path="inv.yaml", base=folder, home=folder
+        ),
+    ),
+    "ansible": (
+        "hosts.yaml",
+        lambda folder, data: parse_ansible(
+            _text(data), path="hosts.yaml", base=folder, home=folder
+        ),
+    ),
+    "settings": ("taskrun.yaml", _settings_from),
+    "playbook": (
+        "service-health.yaml",
+        lambda _folder, data: parse_playbook(
+            _text(data), path="service-health.yaml", slug="service-health"
+        ),
+    ),
 }
+
+
+def refused(folder: Path, loader: str, data: bytes) -> InputError:
+    """The InputError the loader gives for `data`; it must name a line."""
+    path, load = LOADERS[loader]
+    with time_limit(10), pytest.raises(InputError) as caught:
+        load(folder, data)
+    assert_clear_input_error(caught.value, path)
+    assert caught.value.line is not None, caught.value
+    assert "\n" not in str(caught.value)
+    return caught.value
+
+
+def line_of(data: bytes, fragment: bytes) -> int:
+    return data[: data.index(fragment)].count(b"\n") + 1
+
 
 BAD_TAGS = {
     "inventory": [
@@ -262,24 +288,12 @@ BAD_TAGS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT-5: an explicit YAML tag with a bad value (`port: !!int abc`, "
-    "`!!timestamp abc`, `!!python/object`) escapes as ValueError/AttributeError/"
-    "ConstructorError from inventory._Reader._value and settings._file_layer",
-)
 @pytest.mark.parametrize("loader", sorted(BAD_TAGS))
 def test_bad_explicit_tags_give_input_errors(folder: Path, loader: str) -> None:
     for data in BAD_TAGS[loader]:
-        LOADERS[loader](folder, data)
+        assert refused(folder, loader, data).line == line_of(data, b"!!"), data
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT-6: deep flow nesting (`[[[[…]]]]`, 2,000 levels) and a recursive alias "
-    "(`vars: &v {k: *v}`, Ansible `children` pointing to an ancestor) raise RecursionError "
-    "or ConstructorError instead of an InputError",
-)
 @pytest.mark.parametrize(
     ("loader", "data"),
     [
@@ -292,26 +306,35 @@ def test_bad_explicit_tags_give_input_errors(folder: Path, loader: str) -> None:
     ids=["deep-inventory", "deep-settings", "deep-playbook", "alias-vars", "alias-children"],
 )
 def test_deep_or_recursive_yaml_gives_input_errors(folder: Path, loader: str, data: bytes) -> None:
-    LOADERS[loader](folder, data)
+    error = refused(folder, loader, data)
+    if b"*" in data:
+        assert error.line == line_of(data, b"*")
+        assert "recursive alias" in error.message
+    else:
+        assert error.line == 1
+        assert "nested more than" in error.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT-7: a control character or bad UTF-8 gives an InputError without a line "
-    "(yaml.ReaderError has a position, not a mark; UnicodeDecodeError has an offset)",
-)
+def test_an_alias_bomb_is_refused(folder: Path) -> None:
+    lines = [b"a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [b"a%d: &a%d [%s]" % (n, n, b", ".join([b"*a%d" % (n - 1)] * 10)) for n in range(1, 9)]
+    error = refused(folder, "ansible", b"\n".join(lines) + b"\n")
+    assert "aliases stand for more than 1,000,000 values" in error.message
+    assert error.line == 6  # a5: the alias that crosses the limit
+
+
 @pytest.mark.parametrize("loader", ["inventory", "settings", "playbook"])
-@pytest.mark.parametrize("data", [b"components:\n  a: {host: x\x07}\n", b"reports: x\x00\n"])
-def test_control_characters_give_an_error_with_a_line(
-    folder: Path, loader: str, data: bytes
-) -> None:
-    LOADERS[loader](folder, data)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT-7: bad UTF-8 in an inventory or taskrun.yaml gives no line",
+@pytest.mark.parametrize(
+    ("data", "line"), [(b"components:\n  a: {host: x\x07}\n", 2), (b"reports: x\x00\n", 1)]
 )
+def test_control_characters_give_an_error_with_a_line(
+    folder: Path, loader: str, data: bytes, line: int
+) -> None:
+    error = refused(folder, loader, data)
+    assert error.line == line
+    assert "special character #x00" in error.message
+
+
 @pytest.mark.parametrize("which", ["inventory", "settings"])
 def test_bad_utf8_gives_an_error_with_a_line(folder: Path, which: str) -> None:
     data = b"components:\n  a: {host: x\xff}\n"
@@ -326,12 +349,6 @@ def test_bad_utf8_gives_an_error_with_a_line(folder: Path, which: str) -> None:
     assert caught.value.line == 2, caught.value
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT-8: an Ansible host range is expanded without a bound and in quadratic "
-    "time (`web[1:99999999]` hangs; 100,000 hosts take > 5 s); it should be an InputError "
-    "past a sane limit",
-)
 def test_a_huge_ansible_host_range_is_refused_quickly(folder: Path) -> None:
     with pytest.raises(InputError), time_limit(5):
         parse_ansible(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,25 @@ A = "components:\n  a: "  # the start of a one-component inventory
         ("- a\n- b\n", "(1): inventory: expected a mapping"),
         ("", ": the inventory is empty"),
         (A + "{host: h\n  b: 1\n", "(3): not valid YAML"),
+        (A + "{host: h, port: -1}\n", "(2): components.a.port: expected a port number"),
+        (A + "{host: h, port: 0}\n", "(2): components.a.port: expected a port number"),
+        (A + "{host: h, port: 65536}\n", "(2): components.a.port: expected a port number"),
+        (A + "\n    host: h\n    port: !!int abc\n", "(4): components.a.port: not a valid !!int"),
+        (A + "{host: h, connect_timeout: .inf}\n", "(2): components.a.connect_timeout: must be"),
+        (A + "{host: h, connect_timeout: .nan}\n", "(2): components.a.connect_timeout: must be"),
+        (A + "{host: h, connect_timeout: -2}\n", "(2): components.a.connect_timeout: must be"),
+        (A + "{host: h, user: [root]}\n", "(2): components.a.user: expected a string"),
+        (
+            A + "\n    host: h\n    vars:\n      when: !!timestamp abc\n",
+            "(5): components.a.vars.when: not a valid !!timestamp value: 'abc'",
+        ),
+        (
+            A + "{host: h, vars: {k: !!python/object:os.system x}}\n",
+            "(2): components.a.vars.k: the tag !!python/object:os.system is not supported",
+        ),
+        (A + "\n    host: h\n    vars: &v {k: *v}\n", "(4): not valid YAML: alias *v is inside"),
+        (A + "{host: h\x07}\n", "(2): not valid YAML: special character #x0007"),
+        ("components: " + "[" * 500 + "]" * 500 + "\n", "(1): not valid YAML: nested more than"),
     ],
 )
 def test_validation_errors_name_the_line(tmp_path: Path, text: str, where: str) -> None:
@@ -193,3 +213,128 @@ def test_ansible_errors_name_the_line(tmp_path: Path) -> None:
         InputError, match=r"hosts\.yaml\(4\): all\.children\.gpu\.hostz: unknown key"
     ):
         import_ansible(write(tmp_path, text, "hosts.yaml"))
+
+
+def test_bad_utf8_names_the_line_and_offset(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_bytes(b"components:\r\n  a: {host: caf\xe9}\r\n")
+    with pytest.raises(InputError) as caught:
+        load_inventory(path)
+    assert str(caught.value) == f"{path}(2): not UTF-8 text (byte 0xe9 at offset 28)"
+
+
+def test_aliases_that_do_not_recurse_are_allowed(tmp_path: Path) -> None:
+    text = (
+        "defaults: {user: agent0}\n"
+        "components:\n"
+        "  a: {host: h1, vars: &shared {model: llama, ports: [1, 2]}}\n"
+        "  b: {host: h2, vars: *shared}\n"
+    )
+    inventory = load_inventory(write(tmp_path, text))
+    assert inventory.components["b"].vars == {"model": "llama", "ports": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (
+            "all:\n  hosts:\n    h1: {ansible_port: 70000}\n",
+            "(3): all.hosts.h1.ansible_port: expected a port number (1-65535)",
+        ),
+        (
+            "all:\n  vars:\n    ansible_ssh_port: -22\n  hosts: {h1: }\n",
+            "(3): all.vars.ansible_ssh_port: expected a port number (1-65535)",
+        ),
+        (
+            "all:\n  hosts:\n    h1: {ansible_port: true}\n",
+            "(3): all.hosts.h1.ansible_port: expected a port number",
+        ),
+        (
+            "all:\n  hosts:\n    h1:\n      ansible_user: [a, b]\n",
+            "(4): all.hosts.h1.ansible_user: expected a single value (text)",
+        ),
+        (
+            "all:\n  hosts:\n    h1: {ansible_host: ''}\n",
+            "(3): all.hosts.h1.ansible_host: must not be empty",
+        ),
+        (
+            "all:\n  hosts:\n    h1: {ansible_port: !!int abc}\n",
+            "(3): all.hosts.h1.ansible_port: not a valid !!int value: 'abc'",
+        ),
+        (
+            "all:\n  children:\n    a:\n      children:\n        b:\n          children:\n"
+            "            a: {}\n",
+            "(7): all.children.a.children.b.children.a: group 'a' is its own ancestor",
+        ),
+        (
+            "all:\n  children:\n    a: &a\n      children:\n        b: *a\n",
+            "(5): not valid YAML: alias *a is inside the node it names",
+        ),
+        (
+            "all:\n  hosts:\n    web[1:99999999]: {}\n",
+            "(3): all.hosts.web[1:99999999]: range [1:99999999] expands past 10,000 hosts",
+        ),
+        (
+            "all:\n  hosts:\n    web[1:200][1:100]: {}\n",
+            "(3): all.hosts.web[1:200][1:100]: range [1:100] expands past 10,000 hosts",
+        ),
+        (
+            "all:\n  hosts:\n    web[5:1]: {}\n",
+            "(3): all.hosts.web[5:1]: range [5:1] runs backwards",
+        ),
+        (
+            "all:\n  hosts:\n    web[1:1234567890]: {}\n",
+            "(3): all.hosts.web[1:1234567890]: range [1:1234567890] expands past",
+        ),
+    ],
+)
+def test_ansible_values_are_checked_at_their_line(tmp_path: Path, text: str, where: str) -> None:
+    path = write(tmp_path, text, "hosts.yaml")
+    with pytest.raises(InputError) as caught:
+        import_ansible(path)
+    assert str(caught.value).startswith(f"{path}{where}")
+
+
+def test_ansible_port_as_text_and_null_vars_fall_back(tmp_path: Path) -> None:
+    text = (
+        "all:\n  hosts:\n"
+        "    h1: {ansible_port: '2222', ansible_user: null, ansible_ssh_user: ops}\n"
+        "    h2: {ansible_ssh_port: 2200, ansible_host: ~}\n"
+    )
+    inventory = import_ansible(write(tmp_path, text, "hosts.yaml"))
+    h1, h2 = inventory.components["h1"], inventory.components["h2"]
+    assert (h1.host, h1.port, h1.user) == ("h1", 2222, "ops")
+    assert (h2.host, h2.port, h2.user) == ("h2", 2200, None)
+
+
+def test_ansible_ranges_expand_in_order_up_to_the_limit(tmp_path: Path) -> None:
+    text = "all:\n  children:\n    web:\n      hosts:\n        web[08:10]-[1:2]:\n"
+    inventory = import_ansible(write(tmp_path, text, "hosts.yaml"))
+    assert inventory.groups["web"] == (
+        "web08-1",
+        "web08-2",
+        "web09-1",
+        "web09-2",
+        "web10-1",
+        "web10-2",
+    )
+    many = "all:\n  children:\n    a:\n      hosts:\n        n[1:10000]:\n"
+    start = time.monotonic()
+    inventory = import_ansible(write(tmp_path, many, "many.yaml"))
+    assert len(inventory.components) == 10_000
+    assert time.monotonic() - start < 5
+    too_many = many + "    b:\n      hosts:\n        m1:\n"
+    with pytest.raises(
+        InputError, match=r"\(8\): all\.children\.b\.hosts\.m1: more than 10,000 hosts"
+    ):
+        import_ansible(write(tmp_path, too_many, "too-many.yaml"))
+
+
+def test_a_group_listed_under_two_parents_gets_both_members_once(tmp_path: Path) -> None:
+    text = (
+        "all:\n  children:\n    east:\n      children:\n        db: &db\n"
+        "          hosts: {db1: , db2: }\n    west:\n      children:\n        db: *db\n"
+    )
+    inventory = import_ansible(write(tmp_path, text, "hosts.yaml"))
+    assert inventory.groups["db"] == ("db1", "db2")
+    assert inventory.groups["east"] == inventory.groups["west"] == ("db1", "db2")

@@ -137,7 +137,7 @@ def test_a_valid_playbook_parses_into_entries_with_lines() -> None:
         ("checks:\n  - name: a\n    run: x\n    http: {url: 'http://x'}\n", 2, "exactly one"),
         ("checks: []\n", 1, "non-empty list"),
         ("description: x\n", 1, "no `checks:`"),
-        ("checks:\n  - name: a\n    run: [x\n", 4, "invalid YAML"),
+        ("checks:\n  - name: a\n    run: [x\n", 4, "not valid YAML"),
         (
             "checks:\n  - name: a\n    http:\n      url: http://x/\n      expect: {status: 99}\n",
             5,
@@ -193,6 +193,36 @@ def test_a_valid_playbook_parses_into_entries_with_lines() -> None:
             5,
             "whole number 1-10000",
         ),
+        (
+            "checks:\n  - name: a\n    http:\n      url: http://x/\n      timeout: .inf\n",
+            5,
+            "expected a finite number ≥ 0.001",
+        ),
+        (
+            "checks:\n  - name: a\n    http:\n      url: http://x/\n      max_latency_ms: .nan\n",
+            5,
+            "expected a finite number ≥ 0",
+        ),
+        (
+            "checks:\n  - name: a\n    http:\n      url: http://x/\n      retries: !!int x\n",
+            5,
+            "checks[1].http.retries: not a valid !!int value: 'x'",
+        ),
+        (
+            "checks:\n  - name: a\n    http:\n      url: http://x/\n"
+            "      json:\n        when: !!timestamp abc\n",
+            6,
+            "checks[1].http.json: not a valid !!timestamp value: 'abc'",
+        ),
+        (
+            "checks:\n  - name: a\n    http:\n      url: http://x/\n"
+            "      json: !!python/object:os.system {}\n",
+            5,
+            "the tag !!python/object:os.system is not supported",
+        ),
+        ("checks: &c\n  - *c\n", 2, "alias *c is inside the node it names"),
+        ("checks:\n  - name: a\x07\n", 2, "special character #x0007 is not allowed"),
+        ("checks: " + "[" * 300 + "]" * 300 + "\n", 1, "nested more than 100 levels"),
     ],
 )
 def test_bad_playbooks_name_the_file_and_line(text: str, line: int, message: str) -> None:
@@ -202,6 +232,23 @@ def test_bad_playbooks_name_the_file_and_line(text: str, line: int, message: str
     assert caught.value.line == line, caught.value.render()
     assert message in caught.value.message
     assert caught.value.render().startswith(f"pb.yaml({line}): ")
+
+
+def test_a_json_body_may_reuse_an_anchor() -> None:
+    playbook = parse(
+        "checks:\n  - name: a\n    http:\n      url: http://x/\n      json: {a: &m [1, 2], b: *m}\n"
+    )
+    probe = playbook.entries[0].probe
+    assert probe is not None
+    assert probe.json_body == {"a": [1, 2], "b": [1, 2]}
+
+
+def test_a_playbook_that_is_not_utf8_names_the_line(tmp_path: Path) -> None:
+    (tmp_path / "security.yaml").write_bytes(b"checks:\n  - name: caf\xe9\n")
+    with pytest.raises(InputError) as caught:
+        load_playbooks(tmp_path)
+    assert caught.value.line == 2
+    assert caught.value.message == "not UTF-8 text (byte 0xe9 at offset 21)"
 
 
 def test_a_performance_playbook_probe_needs_performance_settings() -> None:

@@ -164,6 +164,14 @@ def test_empty_config_and_dash_spelling(project: Path) -> None:
         ("read_only_posts: [1, 2]\n", 1, "read_only_posts: expected a list of strings"),
         ("timeout: 5\ntimeout: 6\n", 2, "timeout: given twice"),
         ("- timeout\n", 1, "expected a mapping"),
+        ("timeout: .inf\n", 1, "timeout: must be a positive number"),
+        ("timeout: .nan\n", 1, "timeout: must be a positive number"),
+        ("\nconcurrency: !!int abc\n", 2, "concurrency: not a valid !!int value: 'abc'"),
+        ("timeout: !!timestamp abc\n", 1, "timeout: not a valid !!timestamp value"),
+        ("tasks: !!python/name:os.system ''\n", 1, "the tag !!python/name:os.system is not"),
+        ("tasks: &t [a, *t]\n", 1, "alias *t is inside the node it names"),
+        ("tasks: " + "[" * 200 + "]" * 200 + "\n", 1, "nested more than 100 levels"),
+        ("timeout: 5\nreports: x\x00\n", 2, "special character #x0000 is not allowed"),
     ],
 )
 def test_bad_config_names_file_and_line(project: Path, text: str, line: int, fragment: str) -> None:
@@ -175,6 +183,13 @@ def test_bad_config_names_file_and_line(project: Path, text: str, line: int, fra
     assert error.line == line
     assert fragment in error.message
     assert str(error).startswith(f"taskrun.yaml({line}): ")
+
+
+def test_bad_utf8_in_the_config_names_the_line(project: Path) -> None:
+    (project / "taskrun.yaml").write_bytes(b"timeout: 5\ntasks: [caf\xe9]\n")
+    with pytest.raises(InputError) as caught:
+        load(project)
+    assert str(caught.value) == "taskrun.yaml(2): not UTF-8 text (byte 0xe9 at offset 22)"
 
 
 def test_bad_config_above_cwd_is_named_by_absolute_path(project: Path) -> None:
