@@ -264,7 +264,7 @@ class _Run:
             if outcome.ended == "timeout":
                 stopped = NOT_RUN_TIMED_OUT
             elif outcome.shell_exited:
-                stopped = NOT_RUN_SHELL_EXITED
+                stopped = f"not run: {outcome.error}" if outcome.error else NOT_RUN_SHELL_EXITED
 
     async def _run_setup(
         self,
@@ -355,6 +355,8 @@ class _Run:
     ) -> tuple[Status, str | None]:
         if outcome.ended == "timeout" and deadline is not None and time.monotonic() >= deadline:
             return "error", f"block timed out after {format_seconds(self.options.block_timeout)}s"
+        if outcome.error:
+            return "error", outcome.error
         return evaluate(
             outcome.exit_code,
             stdout.head,

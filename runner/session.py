@@ -77,6 +77,7 @@ class CommandOutcome:
     started_at: float  # epoch seconds
     duration_s: float
     shell_exited: bool  # the session cannot run anything more
+    error: str | None = None  # the transport lost the session ("connection lost to h:p")
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,6 +308,7 @@ class BlockSession:
             started_wall,
             round(time.monotonic() - started, 3),
             True,
+            error=None if code is not None else self.process.lost_reason,
         )
 
     async def _reap(self) -> int | None:

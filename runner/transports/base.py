@@ -70,6 +70,11 @@ class Process(Protocol):
         """TERM the whole process group, then KILL what is left after a short grace."""
         ...
 
+    @property
+    def lost_reason(self) -> str | None:
+        """Why the session ended without an exit status ("connection lost to h:p"), if known."""
+        ...
+
 
 class Transport(Protocol):
     target: Target

@@ -18,6 +18,8 @@ KILL_GRACE_S = 1.0
 class LocalProcess:
     """A `bash` process started by `LocalTransport`; implements `base.Process`."""
 
+    lost_reason: str | None = None  # a local process always reports its exit status
+
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self._proc = proc
         self.pid = proc.pid

@@ -13,6 +13,7 @@ import re
 import shlex
 import signal
 import socket
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +42,22 @@ KEEPALIVE_INTERVAL_S = 15
 KEEPALIVE_COUNT_MAX = 4
 KILL_GRACE_STEPS = 10  # × 0.1 s between TERM and KILL
 KILL_TIMEOUT_S = 10.0
+CONTROL_RETRY_BUDGET_S = 5.0  # at most, waiting for a free channel to kill a tree
 CLOSE_TIMEOUT_S = 3.0
 READ_CHUNK = 65536
 PID_MARKER = b"taskrun-session-pid:"
 PREAMBLE_MAX_LINES = 200  # junk a login rc file may print before our marker
+# Channel refusals that may mean "too many channels now, try again later" while the connection
+# stays up: the MaxSessions refusal of OpenSSH 9 is "connect failed: open failed", of older
+# releases "administratively prohibited: open failed". asyncssh reports a closed connection as
+# "connect failed" too, so the connection's state decides first.
+_RETRYABLE_OPEN_CODES = frozenset(
+    {
+        asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
+        asyncssh.OPEN_CONNECT_FAILED,
+        asyncssh.OPEN_RESOURCE_SHORTAGE,
+    }
+)
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -116,6 +129,10 @@ def _describe(target: Target) -> str:
     return f"{target.host}:{target.port}"
 
 
+def _retry_delay(attempt: int) -> float:
+    return min(CHANNEL_RETRY_DELAY_S * 2**attempt, CHANNEL_RETRY_DELAY_MAX_S)
+
+
 def known_hosts_pattern(host: str, port: int) -> str:
     """How OpenSSH names a host in known_hosts: `host`, or `[host]:port` off port 22."""
     return host if port == 22 else f"[{host}]:{port}"
@@ -151,6 +168,12 @@ class _SessionProcess(asyncssh.SSHClientProcess[bytes]):
     def __init__(self) -> None:
         super().__init__()
         self.exited = asyncio.Event()
+        self.lost: Exception | None = None  # why the channel closed, when not by the server
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None:
+            self.lost = exc
+        super().connection_lost(exc)
 
     def exit_status_received(self, status: int) -> None:
         super().exit_status_received(status)
@@ -165,13 +188,19 @@ class _ChannelGate:
     """Limits the channels open at once on one connection; learns the server's real limit.
 
     Sessions leave one slot free so that `kill_tree` can always open its control channel,
-    even when every session has timed out at once.
+    even when every session has timed out at once. That cannot hold while the limit is still
+    unknown, nor with a limit of 1: then `kill_tree` falls back to a signal.
     """
 
     def __init__(self, limit: int):
         self.limit = max(1, limit)
-        self.open = 0
+        self.open = 0  # sessions and control channels
+        self.controls = 0
         self._changed = asyncio.Condition()
+
+    def sessions_fill_every_slot(self) -> bool:
+        """No control channel can open until one of the sessions ends."""
+        return self.open - self.controls >= self.limit
 
     def _session_capacity(self) -> int:
         return self.limit - 1 if self.limit > 1 else 1
@@ -183,11 +212,16 @@ class _ChannelGate:
 
     def take_control(self) -> None:
         self.open += 1
+        self.controls += 1
 
     async def release(self) -> None:
         async with self._changed:
             self.open -= 1
             self._changed.notify_all()
+
+    async def release_control(self) -> None:
+        self.controls -= 1
+        await self.release()
 
     def refused(self) -> None:
         """The server refused a channel while we held `open` (ours included): it allows fewer."""
@@ -205,50 +239,96 @@ class _PooledConnection:
     def is_closed(self) -> bool:
         return self.conn.is_closed()
 
+    def lost_error(self) -> ConnectError:
+        return ConnectError(f"connection lost to {_describe(self.target)}")
+
     async def open_session(self, command: str) -> _SessionProcess:
-        """A session channel running `command`; retries while the server says MaxSessions."""
+        """A session channel running `command`; retries while the server says MaxSessions.
+
+        The retries are bounded by count and by the time spent trying (the connect timeout),
+        not counting the wait for one of our own sessions to end.
+        """
+        budget = self.target.connect_timeout
         for attempt in range(CHANNEL_OPEN_ATTEMPTS):
+            if self.is_closed():
+                raise self.lost_error()
             await self.gate.acquire_session()
+            tried = time.monotonic()
             try:
                 _channel, session = await self.conn.create_session(
                     _SessionProcess, command, encoding=None
                 )
                 assert isinstance(session, _SessionProcess)
                 return session
-            except asyncssh.ChannelOpenError:
-                self.gate.refused()
-                await self.gate.release()
+            except asyncssh.ChannelOpenError as exc:
+                try:
+                    await self._raise_unless_retryable(exc)
+                    self.gate.refused()
+                finally:
+                    await self.gate.release()
             except (asyncssh.Error, OSError) as exc:
                 await self.gate.release()
+                if self.is_closed():
+                    raise self.lost_error() from exc
                 raise ConnectError(
                     f"cannot open a session on {_describe(self.target)}: {exc}"
                 ) from exc
             except BaseException:
                 await self.gate.release()
                 raise
-            await asyncio.sleep(min(CHANNEL_RETRY_DELAY_S * 2**attempt, CHANNEL_RETRY_DELAY_MAX_S))
+            delay = _retry_delay(attempt)
+            budget -= time.monotonic() - tried + delay
+            if budget <= 0:
+                break
+            await asyncio.sleep(delay)
         raise ConnectError(
-            f"{_describe(self.target)} refused {CHANNEL_OPEN_ATTEMPTS} session channels "
-            "in a row (MaxSessions reached?)"
+            f"{_describe(self.target)} kept refusing session channels "
+            f"({attempt + 1} tries; MaxSessions reached?)"
         )
 
-    async def run_control(self, command: str) -> bool:
-        """Run a short command on a channel of its own; False when no channel could be had."""
+    async def _raise_unless_retryable(self, exc: asyncssh.ChannelOpenError) -> None:
+        """A lost connection or a final refusal raises; a full server returns (retry)."""
+        # The server may refuse the channel just before it drops the connection: let the
+        # loss arrive before naming the cause.
+        await asyncio.sleep(0)
+        if self.is_closed():
+            raise self.lost_error() from exc
+        if exc.code not in _RETRYABLE_OPEN_CODES:
+            raise ConnectError(
+                f"{_describe(self.target)} refused a session channel: {exc.reason}"
+            ) from exc
+
+    async def run_control(self, command: str, *, holding_slot: bool = False) -> bool:
+        """Run a short command on a channel of its own; False when no channel could be had.
+
+        `holding_slot`: the caller's session still holds a channel. When sessions fill every
+        channel the server allows (with a limit of 1, the caller's own), waiting for one to
+        end could outlast the caller: give up at once and let it signal instead.
+        """
+        if self.is_closed():
+            return False
         self.gate.take_control()
+        deadline = time.monotonic() + min(self.target.connect_timeout, CONTROL_RETRY_BUDGET_S)
         try:
             for attempt in range(CHANNEL_OPEN_ATTEMPTS):
                 try:
                     await asyncio.wait_for(self.conn.run(command, check=False), KILL_TIMEOUT_S)
                     return True
-                except asyncssh.ChannelOpenError:
-                    await asyncio.sleep(
-                        min(CHANNEL_RETRY_DELAY_S * 2**attempt, CHANNEL_RETRY_DELAY_MAX_S)
-                    )
+                except asyncssh.ChannelOpenError as exc:
+                    if self.is_closed() or exc.code not in _RETRYABLE_OPEN_CODES:
+                        return False
+                    self.gate.refused()
+                    if holding_slot and self.gate.sessions_fill_every_slot():
+                        return False
                 except (asyncssh.Error, OSError, TimeoutError):
                     return False
+                delay = _retry_delay(attempt)
+                if time.monotonic() + delay > deadline:
+                    return False
+                await asyncio.sleep(delay)
             return False
         finally:
-            await self.gate.release()
+            await self.gate.release_control()
 
 
 class SshPool:
@@ -470,6 +550,8 @@ class SshTransport:
         except BaseException as exc:
             process.close()
             await pooled.gate.release()
+            if isinstance(exc, TimeoutError | ConnectError) and pooled.is_closed():
+                raise pooled.lost_error() from exc
             if isinstance(exc, TimeoutError):
                 raise ConnectError(
                     f"the shell on {_describe(self.target)} did not start in time"
@@ -536,8 +618,19 @@ class SshProcess:
         async for chunk in _chunks(self._process.stderr):
             yield chunk
 
+    @property
+    def lost_reason(self) -> str | None:
+        """Why the session ended with no status from the server ("connection lost to h:p"),
+        or None while it runs and when it ended normally."""
+        if self._process.exited.is_set():
+            return None
+        if self._process.lost is None and not self._pooled.is_closed():
+            return None
+        return str(self._pooled.lost_error())
+
     async def wait(self) -> int | None:
-        """The shell's status as soon as sshd reports it (or None once the channel is gone)."""
+        """The shell's status as soon as sshd reports it; None once the channel is gone
+        without one (then `lost_reason` says whether the connection was lost)."""
         exited = asyncio.ensure_future(self._process.exited.wait())
         try:
             await asyncio.wait({exited, self._watcher}, return_when=asyncio.FIRST_COMPLETED)
@@ -546,7 +639,14 @@ class SshProcess:
         return _status_from(self._process.exit_status, self._process.exit_signal)
 
     async def kill_tree(self) -> None:
-        ran = await self._pooled.run_control(kill_group_command(self.pgid))
+        if self._pooled.is_closed():
+            # Nothing can reach the remote tree any more: no channel, no signal.
+            with contextlib.suppress(asyncssh.Error, OSError):
+                self._process.close()
+            return
+        ran = await self._pooled.run_control(
+            kill_group_command(self.pgid), holding_slot=not self._released
+        )
         if not ran:
             # No control channel: a signal request still works for non-root logins.
             with contextlib.suppress(asyncssh.Error, OSError):

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncssh
 import pytest
 
 from runner.errors import AuthError, ConnectError, HostKeyError
-from runner.transports.base import Process
+from runner.transports.base import Process, Target
 from runner.transports.ssh import (
     SshPool,
     SshTransport,
@@ -184,6 +185,26 @@ async def test_kill_tree_works_when_every_session_slot_is_taken(fleet: Fleet) ->
         await small.close()
 
 
+async def test_kill_tree_signals_when_our_sessions_fill_every_slot(
+    fleet: Fleet, pool: SshPool
+) -> None:
+    """host5 allows 2 sessions and the pool does not know it yet: both are ours and running,
+    so the control channel is refused; the kill must not wait for a free channel."""
+    transport = SshTransport(fleet.target(LIMITED_HOST), pool=pool)
+    first = await transport.start("sleep 300", env={})
+    second = await transport.start("sleep 300", env={})
+    groups = [first.pgid, second.pgid]  # type: ignore[attr-defined]
+    try:
+        started = time.monotonic()
+        await asyncio.wait_for(first.kill_tree(), 10)
+        assert await asyncio.wait_for(first.wait(), 5) == 137
+        assert time.monotonic() - started < 2
+    finally:
+        await asyncio.wait_for(second.kill_tree(), 30)
+    assert await asyncio.wait_for(second.wait(), 5) in (143, 137)
+    assert [live_group_members(pgid) for pgid in groups] == [[], []]
+
+
 # --------------------------------------------------------------------------- failures
 
 
@@ -271,8 +292,6 @@ async def test_frozen_host_ends_at_connect_timeout(fleet: Fleet, pool: SshPool) 
 
 
 async def test_unknown_host_name_is_host_not_found(pool: SshPool) -> None:
-    from runner.transports.base import Target
-
     target = Target(component="x", host="no-such-host.invalid", connect_timeout=3)
     with pytest.raises(ConnectError, match=r"host not found: no-such-host\.invalid"):
         await SshTransport(target, pool=pool).start("true", env={})
@@ -325,3 +344,105 @@ def test_parse_jump(spec: str, parsed: tuple[str | None, str, int]) -> None:
 def test_known_hosts_pattern_brackets_only_off_port_22() -> None:
     assert known_hosts_pattern("h.example", 22) == "h.example"
     assert known_hosts_pattern("127.0.0.2", 2222) == "[127.0.0.2]:2222"
+
+
+# --------------------------------------------------------------------------- lost connections
+
+
+class _OpenServer(asyncssh.SSHServer):
+    """Lets anyone in and records its connections; refuses sessions unless a process
+    factory is given to the listener."""
+
+    connections: list[asyncssh.SSHServerConnection]
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self.connections.append(conn)
+
+    def begin_auth(self, username: str) -> bool:
+        return False
+
+
+async def _fake_shell(process: asyncssh.SSHServerProcess[str]) -> None:
+    """Says its PID like our remote command does, then idles until the connection goes."""
+    process.stdout.write("taskrun-session-pid:4242\n")
+    await asyncio.sleep(30)
+
+
+@dataclass
+class FakeHost:
+    target: Target
+    connections: list[asyncssh.SSHServerConnection]
+
+
+@pytest.fixture
+async def fake_host(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[FakeHost]:
+    """A fake shell host on loopback; parametrized with True, it refuses every session."""
+    connections: list[asyncssh.SSHServerConnection] = []
+    refuse = bool(getattr(request, "param", False))
+    server = type("Server", (_OpenServer,), {"connections": connections})
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+    listener = await asyncssh.create_server(
+        server,
+        "127.0.0.1",
+        0,
+        server_host_keys=[host_key],
+        process_factory=None if refuse else _fake_shell,
+    )
+    port = listener.sockets[0].getsockname()[1]
+    algorithm, data = host_key.export_public_key("openssh").decode().split()[:2]
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(f"[127.0.0.1]:{port} {algorithm} {data}\n")
+    client_key = tmp_path / "id_ed25519"
+    client_key.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_private_key())
+    target = Target(
+        component="fake",
+        host="127.0.0.1",
+        port=port,
+        user="someone",
+        identity=str(client_key),
+        known_hosts=str(known_hosts),
+        connect_timeout=1.0,
+    )
+    try:
+        yield FakeHost(target, connections)
+    finally:
+        for conn in connections:
+            conn.abort()
+        listener.close()
+        await listener.wait_closed()
+
+
+async def test_a_lost_connection_ends_the_session_at_once_and_says_so(
+    fake_host: FakeHost, pool: SshPool
+) -> None:
+    transport = SshTransport(fake_host.target, pool=pool)
+    process = await transport.start("ignored", env={})
+    assert process.lost_reason is None  # type: ignore[attr-defined]
+    started = time.monotonic()
+    fake_host.connections[0].abort()
+    assert await asyncio.wait_for(process.wait(), 5) is None
+    await asyncio.wait_for(process.kill_tree(), 5)
+    assert time.monotonic() - started < 1
+    port = fake_host.target.port
+    assert process.lost_reason == f"connection lost to 127.0.0.1:{port}"  # type: ignore[attr-defined]
+    # The pool does not hand out the dead connection: the next session logs in again.
+    again = await asyncio.wait_for(transport.start("ignored", env={}), 5)
+    assert again.pgid == 4242  # type: ignore[attr-defined]
+    assert len(fake_host.connections) == 2
+
+
+async def test_a_finished_session_is_not_reported_lost(fleet: Fleet, pool: SshPool) -> None:
+    process = await SshTransport(fleet.target(0), pool=pool).start("exit 3", env={})
+    process.close_stdin()
+    assert (await asyncio.wait_for(finish(process), 10)).status == 3
+    assert process.lost_reason is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("fake_host", [True], indirect=True, ids=["refusing"])
+async def test_a_host_refusing_every_session_gives_up_within_the_connect_timeout(
+    fake_host: FakeHost, pool: SshPool
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(ConnectError, match="kept refusing session channels"):
+        await SshTransport(fake_host.target, pool=pool).start("ignored", env={})
+    assert time.monotonic() - started < 2.5  # connect_timeout is 1 s
