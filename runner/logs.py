@@ -18,6 +18,8 @@ HEAD_BYTES = 1 * MIB
 MAX_PENDING_LINE = 64 * 1024
 
 _FAILURE_LINE = re.compile(r"^[ \t\f\v]*❌.*$", re.MULTILINE)
+# What surrogateescape decoding leaves for bytes that are not UTF-8; never handed out.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _SUDO_PASSWORD = re.compile(r"^sudo: (a password is required|a terminal is required)", re.M)
 
 Redactor = Callable[[str], str]
@@ -133,7 +135,7 @@ class StreamCapture:
         if self.failure_line is None and "❌" in text:
             found = _FAILURE_LINE.search(text)
             if found:
-                self.failure_line = found.group(0).strip()
+                self.failure_line = _without_surrogates(found.group(0).strip())
         if not self.sudo_password and "sudo: a " in text and _SUDO_PASSWORD.search(text):
             self.sudo_password = True
 
@@ -179,3 +181,8 @@ def _decode_from_char_boundary(data: bytes) -> str:
     while start < min(3, len(data)) and 0x80 <= data[start] < 0xC0:
         start += 1
     return data[start:].decode("utf-8", errors="replace")
+
+
+def _without_surrogates(text: str) -> str:
+    """Text safe to encode as UTF-8 (run.json, the task file): escaped bytes become U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)

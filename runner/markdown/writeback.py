@@ -20,6 +20,7 @@ from runner.markdown.evidence_block import (
     body_checksum,
     checksum_line,
 )
+from runner.markdown.lines import split_lines
 from runner.models import CheckResult, Field, RunRecord, TaskDocument
 
 STATUS_KEY = "current status"
@@ -33,6 +34,8 @@ _BOLD_DATE_ITEM = re.compile(r"^(\s*[-*+]\s+)\*\*[^*]+\*\*:\s")
 _DASH_DATE_ITEM = re.compile(r"^(\s*[-*+]\s+)(?:\d{4}-\d{2}-\d{2}|\[[^\]]*\]) - ")
 _BULLET = re.compile(r"^(\s*(?:[-*+]|\d+[.)])\s+)")
 _THEMATIC_BREAK = re.compile(r"^ {0,3}(?:(?:-\s*){3,}|(?:\*\s*){3,}|(?:_\s*){3,})$")
+# C0 controls and DEL (whitespace ones are already collapsed), and lone surrogates.
+_UNWRITABLE = re.compile("[\x00-\x08\x0e-\x1f\x7f\ud800-\udfff]")
 _PLACE_BEFORE = ("additional information", "additional requirements", "notes", "references")
 
 _LABEL_WIDTH = 60
@@ -84,8 +87,13 @@ def decide_status(current: str | None, outcome: Outcome, *, set_status: bool) ->
 
 
 def one_line(text: str | None, width: int) -> str:
-    """Collapse whitespace, neutralise `<` (no stray HTML), bound the length."""
+    """Collapse whitespace, neutralise `<` (no stray HTML), bound the length.
+
+    Control characters (a NUL would make the file "binary") and lone surrogates (not encodable
+    as UTF-8) become U+FFFD.
+    """
     flat = " ".join((text or "").split()).replace("<", "&lt;")
+    flat = _UNWRITABLE.sub("\ufffd", flat)
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
@@ -94,7 +102,10 @@ def table_cell(text: str | None, width: int = _REASON_WIDTH) -> str:
 
 
 def _check_names(results: Iterable[CheckResult]) -> str:
-    names = [f"{one_line(r.label, _LIST_LABEL_WIDTH)} on {r.component}" for r in results]
+    names = [
+        f"{one_line(r.label, _LIST_LABEL_WIDTH)} on {one_line(r.component, _LABEL_WIDTH)}"
+        for r in results
+    ]
     if len(names) > _LISTED_FAILURES:
         rest = len(names) - _LISTED_FAILURES
         names = [*names[:_LISTED_FAILURES], f"{rest} more"]
@@ -271,7 +282,8 @@ class _Line:
     text: str
     ending: str
     owned: bool
-    original: int | None  # index in the original document, None for an inserted line
+    original: int | None  # index in the original document, None for a line taskrun wrote
+    added: bool = False  # written by an insertion (not in place of an owned line)
 
 
 def _file_lines(doc: TaskDocument) -> tuple[list[str], list[str]]:
@@ -305,7 +317,8 @@ def _apply(doc: TaskDocument, edits: Sequence[_Edit]) -> list[_Line]:
             ending = endings[edit.start - 1]
         else:
             ending = endings[0] if endings else default
-        out += [_Line(text, ending or default, True, None) for text in edit.lines]
+        added = edit.end == edit.start
+        out += [_Line(text, ending or default, True, None, added) for text in edit.lines]
         cursor = max(cursor, edit.end)
     out += [_Line(lines[i], endings[i], False, i) for i in range(cursor, len(lines))]
     final_newline = bool(endings) and endings[-1] != ""
@@ -320,7 +333,7 @@ def _apply(doc: TaskDocument, edits: Sequence[_Edit]) -> list[_Line]:
 
 
 def _with_ending(line: _Line, ending: str) -> _Line:
-    return _Line(line.text, ending, line.owned, line.original)
+    return _Line(line.text, ending, line.owned, line.original, line.added)
 
 
 def _replace_value(line: str, field: Field, value: str) -> str:
@@ -347,7 +360,9 @@ _MD = MarkdownIt("commonmark").enable("table")
 
 
 def _tokens(text: str) -> list:
-    return _MD.parse(text)
+    """Block tokens whose maps count exactly the lines `split_lines` gives (CR, CRLF, LF)."""
+    lines, _ = split_lines(text)
+    return _MD.parse("".join(line + "\n" for line in lines))
 
 
 def _block_end(tokens: list, line: int, total: int) -> int:
@@ -413,7 +428,9 @@ def _change_log_item(doc: TaskDocument, today: str, text: str) -> tuple[str, boo
     return item, loose
 
 
-def _field_edits(doc: TaskDocument, plan: _Plan, today: str) -> tuple[list[_Edit], int]:
+def _field_edits(
+    doc: TaskDocument, plan: _Plan, today: str, tokens: list
+) -> tuple[list[_Edit], int]:
     """Value replacements and missing fields; returns the edits and the insertion line used."""
     assert doc.status is not None
     fields = {f.key: f for f in doc.status.fields}
@@ -447,11 +464,27 @@ def _field_edits(doc: TaskDocument, plan: _Plan, today: str) -> tuple[list[_Edit
     if missing:
         model_line = doc.lines[last.line]
         new = [_field_line_like(last, model_line, name, value) for name, value in missing]
+        end = _field_end(tokens, doc.lines, last.line)
         paragraph_style = not _BULLET.match(model_line)
-        if paragraph_style and not model_line.endswith(("  ", "\\")):
+        if paragraph_style and not doc.lines[end].endswith(("  ", "\\")):
             new.insert(0, "")  # no hard break to continue: start a paragraph of our own
-        edits.append(_Edit(last.line + 1, last.line + 1, tuple(new), order=0))
+        edits.append(_Edit(end + 1, end + 1, tuple(new), order=0))
     return edits, last.line
+
+
+def _field_end(tokens: list, lines: Sequence[str], line: int) -> int:
+    """Last line of the field's list item (or paragraph): lines indented under a field belong
+    to it, and a new field goes after them."""
+    item = paragraph = None
+    for token in tokens:
+        if not token.map or not token.map[0] <= line < token.map[1]:
+            continue
+        if token.type == "list_item_open" and token.map[0] == line:
+            item = token.map
+        elif token.type == "paragraph_open":
+            paragraph = token.map
+    span = item or paragraph
+    return line if span is None else _last_content_line(lines, line, span[1])
 
 
 def _default_field_line(doc: TaskDocument, name: str, value: str) -> str:
@@ -464,7 +497,7 @@ def _status_section_edits(doc: TaskDocument, plan: _Plan, today: str) -> list[_E
     assert doc.status is not None
     lines, _ = _file_lines(doc)
     tokens = _tokens(doc.text)
-    edits, last_field = _field_edits(doc, plan, today)
+    edits, last_field = _field_edits(doc, plan, today, tokens)
     evidence = doc.status.evidence
     log = doc.status.change_log
 
@@ -567,7 +600,7 @@ def _outside_owned(text: str, owned: set[int]) -> list[tuple[str, str, str]]:
     Blank lines belong to no block, so a token counts as owned when all its non-blank lines
     are owned. A token without a map (a table cell, a closing tag) shares its parent's lines.
     """
-    lines = text.split("\n")
+    lines, _ = split_lines(text)
     keys: list[tuple[str, str, str]] = []
     parents: list[tuple[int, int] | None] = []
     for token in _tokens(text):
@@ -590,12 +623,68 @@ def _outside_owned(text: str, owned: set[int]) -> list[tuple[str, str, str]]:
                 content = "\n".join(
                     p for n, p in enumerate(parts) if n >= width or span[0] + n not in owned
                 )
+        if token.type == "inline":
+            # markdown-it drops a paragraph's trailing spaces only on its last line: a field line
+            # ending in a hard break (`  `) reads differently once taskrun adds a line after it.
+            content = "\n".join(part.rstrip() for part in content.split("\n"))
         keys.append(_token_key(token, content))
     return keys
 
 
+def _refuse_unclosed_fence(doc: TaskDocument, edits: Sequence[_Edit]) -> None:
+    """An unclosed fence runs on to the end of its container: lines added inside or right after
+    it would end it early or become code."""
+    for block in doc.code_blocks:
+        if block.closed:
+            continue
+        if any(block.span.start < edit.start <= block.span.end for edit in edits):
+            line = block.span.start + 1
+            raise WriteBackRefused(
+                f"{doc.path}({line}): the code fence opened on line {line} is never closed, so "
+                "what taskrun writes after it would change that code block; close the fence "
+                "and run again (the file was left alone)"
+            )
+
+
+# Blocks of the file that can take in the lines taskrun adds, and what to tell the person.
+_TAKING_BLOCKS = {
+    "fence": "the code fence opened on line {line} is never closed",
+    "code_block": "the indented code block on line {line} would run into them",
+    "html_block": "the HTML block on line {line} is not closed",
+    "list_item_open": "line {line} is indented (or follows without a blank line), so it would "
+    "join the list item taskrun adds before it",
+}
+
+
+def _refuse_taken_in_lines(doc: TaskDocument, out: Sequence[_Line], new_text: str) -> None:
+    """Refuse, naming the line at fault, when the file's shape makes a block mix lines taskrun
+    adds with lines it does not own (an unclosed fence or `<!--`, an indented line below)."""
+    owned = owned_line_numbers(doc)
+    for token in _tokens(new_text):
+        if token.type not in _TAKING_BLOCKS or not token.map:
+            continue
+        span = [out[i] for i in range(token.map[0], min(token.map[1], len(out)))]
+        theirs = [
+            line
+            for line in span
+            if line.original is not None and line.original not in owned and line.text.strip()
+        ]
+        ours = [line for line in span if line.added and line.text.strip()]
+        if token.type == "list_item_open" and not span[0].added:
+            continue  # their item may hold lines taskrun adds (a field in a nested list)
+        if ours and theirs:
+            line = theirs[0].original + 1  # type: ignore[operator]
+            why = _TAKING_BLOCKS[token.type].format(line=line)
+            raise WriteBackRefused(
+                f"{doc.path}({line}): {why}; taskrun cannot add its lines there without "
+                "changing yours (the file was left alone)"
+            )
+
+
 def _guard(doc: TaskDocument, out: Sequence[_Line], new_text: str, record: RunRecord) -> None:
-    """Refuse (a taskrun bug) unless the change stays inside the lines taskrun owns."""
+    """Refuse unless the change stays inside the lines taskrun owns: naming the line at fault
+    when the file's shape is in the way, as a taskrun bug otherwise."""
+    _refuse_taken_in_lines(doc, out, new_text)
     lines, endings = _file_lines(doc)
     touched = _touched(out, len(lines))
     kept = [(line.original, line.text) for line in out if not line.owned]
@@ -725,6 +814,7 @@ def render_write_back(
         if doc.status is not None
         else [_new_section_edit(doc, plan, today)]
     )
+    _refuse_unclosed_fence(doc, edits)
     out = _apply(doc, edits)
     new_text = "".join(line.text + line.ending for line in out)
     if new_text == doc.text:

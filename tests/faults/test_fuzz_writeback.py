@@ -1,9 +1,10 @@
 """Fuzz the write-back over mutated corpus task files and generated run records.
 
-Properties: a write-back either refuses (WriteBackRefused: the file stays as it was) or gives a
-text that parses, keeps every byte of every line taskrun does not own in order, adds lines only
-inside the Status Tracking section, and is a fixed point (applying the same run again changes
-nothing). Tests marked `xfail(strict=True)` pin defects found by this suite (see the reasons).
+Properties: a write-back either refuses (WriteBackRefused: the file stays as it was, and the
+message names what in the file is in the way, never "a taskrun bug") or gives a text that
+parses, keeps every byte of every line taskrun does not own in order, adds lines only inside the
+Status Tracking section, and is a fixed point (applying the same run again changes nothing).
+The last tests pin defects this suite found, now fixed (DEFECT-1 … DEFECT-4).
 """
 
 from __future__ import annotations
@@ -82,8 +83,11 @@ def write_back_property(data: bytes, record: RunRecord, second_run_id: str) -> s
         return "not a task"
     try:
         text = render_write_back(doc, record, today=TODAY)
-    except WriteBackRefused:
-        return "refused"  # the file is left alone: nothing outside owned lines changes
+    except WriteBackRefused as refused:
+        # The file is left alone. A refusal names what in the file prevents a safe edit: a
+        # "taskrun bug" here means the write-back misplaced its own lines.
+        assert "taskrun bug" not in str(refused), str(refused)
+        return "refused"
     if text is None:
         return "unchanged"
     new = text.encode("utf-8")
@@ -103,7 +107,8 @@ def write_back_property(data: bytes, record: RunRecord, second_run_id: str) -> s
         return "written"
     try:
         again = render_write_back(new_doc, later, today="2026-11-25")
-    except WriteBackRefused:
+    except WriteBackRefused as refused:
+        assert "taskrun bug" not in str(refused), str(refused)
         return "written, second refused"
     assert again is not None  # a new run adds a Change Log item
     third_doc = assert_only_owned_lines_changed(new_doc, new, again.encode("utf-8"))
@@ -159,7 +164,7 @@ def test_slow_write_back_of_many_mutated_tasks(case: tuple[bytes, RunRecord, str
     write_back_property(*case)
 
 
-# --------------------------------------------------------------------------- defects found
+# --------------------------------------------------------------------------- defects found (fixed)
 
 
 def _corpus(name: str) -> bytes:
@@ -192,11 +197,6 @@ def _failing_record(reason: str) -> RunRecord:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT-1: writeback._outside_owned splits on '\\n' only, markdown-it also on a lone "
-    "CR: a file with CR line endings (or one stray CR) is refused as 'a taskrun bug'",
-)
 @pytest.mark.parametrize("style", ["all CR", "one stray CR"])
 def test_cr_line_endings_write_back(style: str) -> None:
     data = _corpus("ENG-002-Implement-Services-Module.md")
@@ -209,12 +209,6 @@ def test_cr_line_endings_write_back(style: str) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT-2: a file that ends inside an unclosed code fence (and has no Status "
-    "Tracking) is refused with 'write-back self-check failed' instead of a message naming the "
-    "unclosed fence's line",
-)
 def test_unclosed_fence_at_the_end_is_refused_with_a_clear_message() -> None:
     data = b"**Task ID:** ENG-006  \n\n## Validation Test\n\n```bash\ncurl -s localhost\n"
     doc = parse_document(data, PATH)
@@ -226,24 +220,12 @@ def test_unclosed_fence_at_the_end_is_refused_with_a_clear_message() -> None:
     assert "(5)" in message or "line 5" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT-3: a reason carrying a NUL from command output (`printf '❌ x\\0'`) is "
-    "written into the evidence table; the written file would be 'binary', so write-back is "
-    "refused (exit 5) instead of the character being escaped",
-)
 def test_nul_in_a_reason_is_escaped_not_refused() -> None:
     data = _corpus("ENG-002-Implement-Services-Module.md")
     record = _failing_record("printed a failure marker: ❌ bad\x00byte")
     assert write_back_property(data, record, "20261125T000000Z") == "written twice"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEFECT-4: a reason holding a lone surrogate (logs.StreamCapture decodes output "
-    "past the 1 MiB head with surrogateescape) makes render_write_back raise "
-    "UnicodeEncodeError: a traceback, not a write-back",
-)
 def test_surrogate_in_a_reason_does_not_crash_the_write_back() -> None:
     data = _corpus("ENG-002-Implement-Services-Module.md")
     record = _failing_record("printed a failure marker: ❌ bad \udcff")

@@ -396,3 +396,102 @@ def test_a_status_section_without_fields_gets_them() -> None:
         "## 📊 Status Tracking\n\n- **Current Status**: `Complete`\n- **Completion**: `100%`\n"
         "- **Last Updated**: `2026-11-24`\n\n<!-- taskrun:evidence -->" in new
     )
+
+
+# --------------------------------------------------------------------------- found by fuzzing
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("exit\x001", "exit\ufffd1"),  # a NUL would make the written file "binary"
+        ("bell\x07 esc\x1b[31m del\x7f", "bell\ufffd esc\ufffd[31m del\ufffd"),
+        ("bad \udcff byte", "bad \ufffd byte"),  # surrogateescape leftovers: not encodable
+        ("tab\there\r\nnext\x0cpage", "tab here next page"),  # whitespace is collapsed
+        ("café ❌ 🏗️", "café ❌ 🏗️"),
+    ],
+)
+def test_one_line_makes_any_text_writable(text: str, expected: str) -> None:
+    flat = writeback.one_line(text, 80)
+    assert flat == expected
+    flat.encode("utf-8")  # no surrogate left
+
+
+def test_lone_cr_endings_stay_lone_cr() -> None:
+    text = task_a().replace("\n", "\r")
+    new = write(text, run((FAIL,)))
+    assert new is not None
+    assert "\n" not in new and new.count("\r") > text.count("\r")
+    assert write(new, run((FAIL,))) is None
+
+
+def test_a_field_line_with_a_hard_break_gets_a_new_field_after_it() -> None:
+    text = TASK_C.replace("**Completion Percentage:** 0%  \n", "**Assigned To:** Docs  \n")
+    new = render_write_back(doc_of(text), record((FAIL,), task_id="ENG-007"), today=TODAY)
+    assert new is not None
+    assert "**Assigned To:** Docs  \n**Completion Percentage:** 0%" not in new
+    assert "**Assigned To:** Docs  \n**Last Updated:** 2026-11-24  \n" in new
+
+
+def refusal(text: str) -> str:
+    with pytest.raises(WriteBackRefused) as refused:
+        write(text, run((FAIL,)))
+    message = str(refused.value)
+    assert "taskrun bug" not in message and "self-check" not in message
+    return message
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(n for n, line in enumerate(text.split("\n"), 1) if needle in line)
+
+
+def test_an_unclosed_fence_in_the_change_log_is_refused_naming_its_line() -> None:
+    text = task_a().replace("Task created.\n", "Task created.\n\n    ```bash\n")
+    text = text.split("    ```bash\n")[0] + "    ```bash\n\n## 📎 Additional Information\n"
+    message = refusal(text)
+    assert message.startswith(f"demo.md({line_of(text, '    ```bash')}): the code fence opened")
+
+
+def test_an_unclosed_html_comment_at_the_end_is_refused_naming_its_line() -> None:
+    text = task_a()
+    text = text[: text.index("## 📊 Status Tracking")] + "<!-- notes\nstill a comment\n"
+    message = refusal(text)
+    assert message.startswith(f"demo.md({line_of(text, '<!-- notes')}): the HTML block")
+
+
+def test_an_indented_line_under_an_empty_change_log_is_refused_naming_it() -> None:
+    text = task_a().replace("- **2025-08-21**: Task created.", "    indented note")
+    message = refusal(text)
+    assert message.startswith(f"demo.md({line_of(text, 'indented note')}): line ")
+    assert "would join the list item" in message
+
+
+def test_an_indented_code_block_under_a_bare_status_heading() -> None:
+    text = task_a()
+    start = text.index("- **Current Status**")
+    end = text.index("### Change Log")
+    text = text[:start].rstrip("\n") + "\n    fi\n    done\n\n" + text[end:]
+    new = write(text, run((FAIL,)))  # the evidence block ends above it: the code stays code
+    assert new is not None and "<!-- /taskrun:evidence -->\n\n    fi\n    done\n" in new
+    without_log = text[: text.index("### Change Log")] + text[text.index("---\n\n## 📎") :]
+    message = refusal(without_log)  # a new Change Log item would take it in
+    assert message.startswith(f"demo.md({line_of(without_log, '    fi')}): line ")
+
+
+def test_a_new_field_goes_after_the_lines_indented_under_the_last_field() -> None:
+    text = task_a().replace("- **Last Updated**: `2025-08-21`\n", "")
+    text = text.replace("- **Blocked By**: `None`\n", "- **Blocked By**: `None`\n  until Friday\n")
+    new = write(text, run((FAIL,)))
+    assert new is not None
+    assert "- **Blocked By**: `None`\n  until Friday\n- **Last Updated**: `2026-11-24`\n" in new
+    assert write(new, run((FAIL,))) is None
+
+
+def test_a_new_field_joins_status_fields_nested_in_a_list() -> None:
+    text = task_a().replace("- **Last Updated**: `2025-08-21`\n", "")
+    for name in ("Current Status", "Completion", "Blocked By"):
+        text = text.replace(f"- **{name}**", f"  - **{name}**")
+    text = text.replace("  - **Current Status**", "- Fields:\n  - **Current Status**")
+    new = write(text, run((FAIL,)))
+    assert new is not None
+    assert "  - **Blocked By**: `None`\n  - **Last Updated**: `2026-11-24`\n" in new
