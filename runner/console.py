@@ -27,6 +27,13 @@ _STATUS_STYLE = {
 }
 
 
+def _state_note(record: RunRecord) -> str:
+    """A run that did not finish says so: its table is not the task's outcome."""
+    if record.state == "complete":
+        return ""
+    return f" ({record.state}: not every check ran; this is not a result)"
+
+
 def _fit(cell: str, width: int) -> str:
     """Pad to `width`, or cut with an ellipsis; width 0 means the free last column."""
     if not width:
@@ -148,7 +155,7 @@ class Console:
             self._plain_run_table(record)
             return
         title = record.task_id or record.task_path
-        table = Table(title=f"{title} — run {record.run_id}", expand=False)
+        table = Table(title=f"{title} — run {record.run_id}{_state_note(record)}", expand=False)
         for column in ("result", "check", "component", "host", "time", "reason"):
             table.add_column(column, overflow="fold")
         for result in record.results:
@@ -198,7 +205,7 @@ class Console:
         ]
         widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(_RUN_COLUMNS)]
         widths = [min(w, 60) for w in widths[:-1]] + [0]
-        lines = [f"{title} — run {record.run_id}"]
+        lines = [f"{title} — run {record.run_id}{_state_note(record)}"]
         for row in (_RUN_COLUMNS, *rows):
             cells = [_fit(cell, width) for cell, width in zip(row, widths, strict=True)]
             lines.append("  ".join(cells).rstrip())

@@ -29,6 +29,16 @@ _RUN_ID = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
 _MAX_COLLISIONS = 1000
 
 
+def _file_mode() -> int:
+    """What `open()` would give a new file: 0666 less the process umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
 @dataclass(frozen=True, slots=True)
 class RunDir:
     run_id: str
@@ -73,6 +83,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     with _evidence_errors(path.parent):
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
+            os.fchmod(fd, _FILE_MODE)  # mkstemp's 0600 would hide the evidence from CI users
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()

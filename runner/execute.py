@@ -79,15 +79,23 @@ async def execute_plan(
     log_dir: Path,
     on_event: EventSink = lambda event: None,
     results: list[CheckResult] | None = None,
+    log_errors: list[str] | None = None,
 ) -> list[CheckResult]:
     """Run every check of `plan`; return the results in plan order.
 
     `results`, when given, receives each result as it finishes, so a caller that cancels this
     coroutine (SIGINT) keeps what was gathered. On cancellation every running process tree is
-    killed before the cancellation propagates.
+    killed before the cancellation propagates. `log_errors` receives every log file that could
+    not be written (the checks still ran; their evidence is incomplete).
     """
     run = _Run(targets, transport_for, options, log_dir, on_event, results)
-    return await run.execute(plan)
+    try:
+        return await run.execute(plan)
+    finally:
+        if log_errors is not None:
+            log_errors.extend(
+                dict.fromkeys(c.write_error for c in run.captures if c.write_error is not None)
+            )
 
 
 class _Run:
@@ -110,6 +118,7 @@ class _Run:
         self.transports: dict[str, Transport] = {}
         self.broken_targets: dict[str, str] = {}
         self.log_names: set[str] = set()
+        self.captures: list[StreamCapture] = []
         self.semaphore = asyncio.Semaphore(max(1, options.concurrency))
 
     async def execute(self, plan: Plan) -> list[CheckResult]:
@@ -408,18 +417,22 @@ class _Run:
 
     def _captures(self, item: _Item, attempt: int) -> tuple[StreamCapture, StreamCapture]:
         base = self._log_name(item.result_id if attempt == 1 else f"{item.result_id}.try{attempt}")
-        return (
+        pair = (
             StreamCapture(self.log_dir / f"{base}.stdout", redact=self.options.redact),
             StreamCapture(self.log_dir / f"{base}.stderr", redact=self.options.redact),
         )
+        self.captures.extend(pair)
+        return pair
 
     def _session_log(self, session: str, component: str) -> _SessionLog:
         """The block's log: setup steps and output between commands (background jobs)."""
         path = self.log_dir / f"{self._log_name(f'{session}@{component}-setup')}.log"
-        return _SessionLog(
+        log = _SessionLog(
             StreamCapture(path, redact=self.options.redact, unbuffered=True),
             StreamCapture(path, redact=self.options.redact, unbuffered=True),
         )
+        self.captures.extend((log.stdout, log.stderr))
+        return log
 
     def _log_name(self, wanted: str) -> str:
         """A file-name-safe, unique stem for a log file."""

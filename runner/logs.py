@@ -3,6 +3,7 @@ that results and expectations need, so a check's full output is never held in me
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +67,9 @@ class StreamCapture:
         self.total = 0
         self.failure_line: str | None = None
         self.sudo_password = False
+        # A log that cannot be written (disk full, folder gone) never stops the command's
+        # capture: the tail and head stay in memory and the caller reports the evidence loss.
+        self.write_error: str | None = None
         self._closed = False
         self._last_written = b""
 
@@ -96,14 +100,17 @@ class StreamCapture:
         self.flush()
         self._closed = True
         if self._file is not None:
-            if self.dropped:
-                newline = "" if self._last_written == b"\n" else "\n"
-                note = (
-                    f"{newline}[taskrun: output capped at {self._cap // MIB} MiB; "
-                    f"{self.dropped} bytes dropped]\n"
-                )
-                self._file.write(note.encode())
-            self._file.close()
+            try:
+                if self.dropped:
+                    newline = "" if self._last_written == b"\n" else "\n"
+                    note = (
+                        f"{newline}[taskrun: output capped at {self._cap // MIB} MiB; "
+                        f"{self.dropped} bytes dropped]\n"
+                    )
+                    self._file.write(note.encode())
+                self._file.close()
+            except OSError as exc:
+                self._failed(exc)
             self._file = None
 
     # ------------------------------------------------------------------ output
@@ -162,17 +169,28 @@ class StreamCapture:
         return self._file
 
     def _write_capped(self, data: bytes) -> None:
-        if self.path is None or not data:
+        if self.path is None or not data or self.write_error is not None:
             return
         room = self._cap - self.written
         if room > 0:
             part = data[:room]
-            log = self._ensure_open()
-            if log is not None:
-                log.write(part)
-                self._last_written = part[-1:]
+            try:
+                log = self._ensure_open()
+                if log is not None:
+                    log.write(part)
+                    self._last_written = part[-1:]
+            except OSError as exc:
+                self._failed(exc)
+                return
             self.written += len(part)
         self.dropped += max(0, len(data) - max(room, 0))
+
+    def _failed(self, exc: OSError) -> None:
+        self.write_error = f"cannot write {self.path}: {exc.strerror or exc}"
+        if self._file is not None:
+            with contextlib.suppress(OSError):  # the error that matters is already recorded
+                self._file.close()
+            self._file = None
 
 
 def _decode_from_char_boundary(data: bytes) -> str:

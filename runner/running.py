@@ -28,7 +28,7 @@ from runner.api import (
     task_relpath,
     today_for,
 )
-from runner.errors import InputError, WriteBackRefused
+from runner.errors import EvidenceError, InputError, WriteBackRefused
 from runner.models import CheckResult, Plan, RunRecord
 from runner.settings import Settings
 
@@ -272,6 +272,7 @@ async def _run_one(
 
     gathered: list[CheckResult] = []
     ordered: list[CheckResult] = []
+    log_errors: list[str] = []
     try:
         ordered = await execute_plan(
             plan,
@@ -289,6 +290,7 @@ async def _run_one(
             log_dir=run_dir.logs,
             on_event=on_event,
             results=gathered,
+            log_errors=log_errors,
         )
     except asyncio.CancelledError:
         if interrupt.signum is None:
@@ -301,6 +303,9 @@ async def _run_one(
         finished_at=_now_iso(now()),
     )
     write_reports(run_dir, record)
+    if log_errors:
+        # The checks ran, but their full output is not kept: not evidence to write back.
+        raise EvidenceError(f"cannot save evidence in {record.options['run_dir']}: {log_errors[0]}")
     outcome = TaskRunOutcome(
         record=record, exit_code=outcome_exit_code(results), run_dir=run_dir.path
     )

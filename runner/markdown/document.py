@@ -6,10 +6,12 @@ markdown-it locates things; text comes from the original lines (0-based indices 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from markdown_it import MarkdownIt
+from markdown_it import MarkdownIt, rules_core
 from markdown_it.token import Token
 
 from runner.errors import InputError
@@ -41,7 +43,10 @@ TEMPLATE_SECTION_NAMES = frozenset({"validation criteria", "validation test", "s
 EXECUTION_SECTION_NAMES = frozenset({"execution plan", "execution steps", "implementation steps"})
 VALIDATION_SECTION_NAMES = frozenset({"validation criteria", "validation test"})
 
-_MARKDOWN = MarkdownIt("commonmark")
+# Block structure only: inline parsing is ~80% of markdown-it's time and only the Test Steps
+# paragraphs need it (inline commands), so those are parsed on demand by `_inline_children`.
+_MARKDOWN = MarkdownIt("commonmark").disable("inline")
+_INLINE_MARKDOWN = MarkdownIt("commonmark")
 
 # `**Name**: value` or `**Name:** value`, after any blockquote markers, indentation and one list
 # marker (a field may be the first line of a list item).
@@ -68,10 +73,32 @@ def parse_document(data: bytes, path: str) -> TaskDocument:
 
     Raises InputError when the bytes are not UTF-8 text or the evidence markers are broken.
     """
+    key = bytes(data)
+    doc = _RECENT.get(key)
+    if doc is None:
+        doc = _parse_bytes(key, path)
+        _RECENT[key] = doc
+        while len(_RECENT) > _RECENT_SIZE:
+            _RECENT.popitem(last=False)
+    else:
+        _RECENT.move_to_end(key)
+    return doc if doc.path == path else replace(doc, path=path)
+
+
+# One validate run parses the same bytes up to three times (discovery, the run's snapshot, the
+# write-back's re-read under the lock): seconds for a 10 MB file. A document is immutable and a
+# function of the bytes alone (the path is only carried along), so the last few are reused.
+# Failures are not kept: an InputError always names the path it was asked about.
+_RECENT_SIZE = 4
+_RECENT: OrderedDict[bytes, TaskDocument] = OrderedDict()
+
+
+def _parse_bytes(data: bytes, path: str) -> TaskDocument:
     text, has_bom = decode_task_bytes(data, path)
     lines, endings = split_lines(text)
     # markdown-it must count exactly our lines, so every line gets one "\n" (CR and CRLF gone).
-    tokens = _MARKDOWN.parse("".join(line + "\n" for line in lines))
+    env: dict[str, object] = {}
+    tokens = _MARKDOWN.parse("".join(line + "\n" for line in lines), env)
     headings = _headings(tokens, len(lines))
     outline = _Outline(headings)
     must_pass = _must_pass_items(tokens, lines, outline)
@@ -103,7 +130,7 @@ def parse_document(data: bytes, path: str) -> TaskDocument:
         must_pass=must_pass,
         test_case=_test_case(fields, outline),
         code_blocks=tuple(_code_blocks(tokens, lines, outline, list_items)),
-        inline_commands=tuple(_inline_commands(tokens, list_items)),
+        inline_commands=tuple(_inline_commands(tokens, list_items, env)),
         status=_status_section(tokens, lines, outline, fields, change_log, path),
     )
 
@@ -145,14 +172,36 @@ def _section_kind_of(name: str) -> SectionKind | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
 class _Outline:
-    """Which headings enclose a line, innermost first."""
+    """Which headings enclose a line, innermost first.
 
-    headings: tuple[Heading, ...]
+    A line's enclosing headings are the last heading at or above it and that heading's chain of
+    parents (each the last earlier heading of a smaller level), found by bisection: a long file
+    has thousands of headings and every fence and list asks.
+    """
+
+    __slots__ = ("_lines", "_parents", "headings")
+
+    def __init__(self, headings: tuple[Heading, ...]) -> None:
+        self.headings = headings
+        self._lines = [heading.line for heading in headings]
+        self._parents: list[int | None] = []
+        open_chain: list[int] = []
+        for index, heading in enumerate(headings):
+            while open_chain and headings[open_chain[-1]].level >= heading.level:
+                open_chain.pop()
+            self._parents.append(open_chain[-1] if open_chain else None)
+            open_chain.append(index)
 
     def enclosing(self, line: int) -> list[Heading]:
-        return [h for h in reversed(self.headings) if h.line <= line < h.section.end]
+        found: list[Heading] = []
+        index: int | None = bisect_right(self._lines, line) - 1
+        while index is not None and index >= 0:
+            heading = self.headings[index]
+            if heading.line <= line < heading.section.end:
+                found.append(heading)
+            index = self._parents[index]
+        return found
 
     def section_kind(self, line: int) -> SectionKind:
         for heading in self.enclosing(line):
@@ -503,8 +552,18 @@ def _fence_indent(prefix: str) -> int:
 # --------------------------------------------------------------------------- inline commands
 
 
+def _inline_children(token: Token, env: dict[str, object]) -> list[Token]:
+    """The inline tokens of a paragraph, as a full markdown-it parse gives them."""
+    if not token.children:
+        state = rules_core.StateCore("", _INLINE_MARKDOWN, env)
+        state.tokens = [token]
+        rules_core.inline(state)
+        rules_core.text_join(state)
+    return token.children or []
+
+
 def _inline_commands(
-    tokens: Sequence[Token], items: Sequence[_ListItem]
+    tokens: Sequence[Token], items: Sequence[_ListItem], env: dict[str, object]
 ) -> Iterator[InlineCommand]:
     fenced = {
         item
@@ -514,23 +573,24 @@ def _inline_commands(
         if item.span.start <= token.map[0] < item.span.end
     }
     taken: set[_ListItem] = set()
-    for inline in _paragraph_inlines(tokens):
-        assert inline.map is not None
-        item = _item_at(items, inline.map[0])
+    for paragraph in _paragraph_inlines(tokens):
+        assert paragraph.map is not None
+        item = _item_at(items, paragraph.map[0])
         if item is None or item in fenced or item in taken:
             continue
-        found = _command_in(inline)
+        found = _command_in(paragraph, _inline_children(paragraph, env))
         if found is not None:
             command, line, expected, expected_text = found
             taken.add(item)
             yield InlineCommand(command, line, expected, expected_text, item.list_span, item.index)
 
 
-def _command_in(inline: Token) -> tuple[str, int, str | None, str | None] | None:
+def _command_in(
+    paragraph: Token, children: Sequence[Token]
+) -> tuple[str, int, str | None, str | None] | None:
     """The first code span of a paragraph that is a whole command, with its `(Expected: …)`."""
-    assert inline.map is not None
-    children = inline.children or []
-    line = inline.map[0]
+    assert paragraph.map is not None
+    line = paragraph.map[0]
     for position, child in enumerate(children):
         if child.type in ("softbreak", "hardbreak"):
             line += 1

@@ -6,9 +6,11 @@ the Change Log items taskrun added; every other byte of the file stays as it was
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from markdown_it import MarkdownIt
 
@@ -356,16 +358,22 @@ def _field_line_like(model: Field, model_line: str, name: str, value: str) -> st
 # --------------------------------------------------------------------------- markdown blocks
 
 
-_MD = MarkdownIt("commonmark").enable("table")
+# Only block tokens and their `content` are compared: the inline pass would only cost time
+# (it was most of a 10 MB file's write-back).
+_MD = MarkdownIt("commonmark").enable("table").disable("inline")
 
 
-def _tokens(text: str) -> list:
-    """Block tokens whose maps count exactly the lines `split_lines` gives (CR, CRLF, LF)."""
+@functools.lru_cache(maxsize=2)
+def _tokens(text: str) -> tuple:
+    """Block tokens whose maps count exactly the lines `split_lines` gives (CR, CRLF, LF).
+
+    Cached: one write-back asks for the tokens of the same two texts several times.
+    """
     lines, _ = split_lines(text)
-    return _MD.parse("".join(line + "\n" for line in lines))
+    return tuple(_MD.parse("".join(line + "\n" for line in lines)))
 
 
-def _block_end(tokens: list, line: int, total: int) -> int:
+def _block_end(tokens: Sequence[Any], line: int, total: int) -> int:
     """End (exclusive) of the outermost block holding `line`, trailing blank lines excluded."""
     for token in tokens:
         if token.level == 0 and token.map and token.map[0] <= line < token.map[1]:
@@ -429,7 +437,7 @@ def _change_log_item(doc: TaskDocument, today: str, text: str) -> tuple[str, boo
 
 
 def _field_edits(
-    doc: TaskDocument, plan: _Plan, today: str, tokens: list
+    doc: TaskDocument, plan: _Plan, today: str, tokens: Sequence[Any]
 ) -> tuple[list[_Edit], int]:
     """Value replacements and missing fields; returns the edits and the insertion line used."""
     assert doc.status is not None
@@ -472,7 +480,7 @@ def _field_edits(
     return edits, last.line
 
 
-def _field_end(tokens: list, lines: Sequence[str], line: int) -> int:
+def _field_end(tokens: Sequence[Any], lines: Sequence[str], line: int) -> int:
     """Last line of the field's list item (or paragraph): lines indented under a field belong
     to it, and a new field goes after them."""
     item = paragraph = None
