@@ -348,8 +348,7 @@ _BENCH = textwrap.dedent(
 )
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("concurrency", [32, 200])
+@pytest.mark.parametrize("concurrency", [32])
 def test_two_hundred_hosts_at_once(concurrency: int, tmp_path: Path) -> None:
     require_sshd()
     started = time.monotonic()

@@ -440,7 +440,6 @@ def big_task_text(target_bytes: int) -> str:
     return text.replace(placeholder, "".join(parts).rstrip("\n"))
 
 
-@pytest.mark.slow
 def test_a_10_mb_task_file_plans_and_validates_in_seconds(project: Project) -> None:
     if not CORPUS_TASKS.is_dir():
         pytest.skip(f"the shared corpus is missing at {CORPUS_TASKS}")
@@ -466,7 +465,7 @@ def test_a_10_mb_task_file_plans_and_validates_in_seconds(project: Project) -> N
     assert after[:head] == before[:head]
     assert after.endswith(before[tail:])
     assert project.run_json("BIG-1")["summary"]["pass"] == BIG_COMMANDS
-    # Before the parser fixes: plan 7 s, validate 53 s. Tighten validate once write-back
-    # stops re-tokenizing the whole file with inline parsing four times (see the report).
-    assert plan_s < 10
-    assert validate_s < 45
+    # Measured here: plan 1.9 s, validate 8.0 s (before the parser and write-back fixes:
+    # 7 s and 53 s). The bounds catch a hang or a quadratic blow-up on a loaded CI machine.
+    assert plan_s < 30  # generous: a hang or a quadratic blow-up, not a speed target (bench/)
+    assert validate_s < 60
