@@ -1,7 +1,6 @@
-"""The imperative shell: reads files, runs the pipeline, writes evidence. The CLI calls only this.
-
-parse → plan → execute → evidence → write-back; every side effect of a command lives here or
-in the edge modules it calls (evidence, taskfile, transports).
+"""The imperative shell's planning half: find and read tasks, load the inventory and playbooks,
+plan and lint. `runner/running.py` is the other half (execute → evidence → write-back) and
+`runner/commands.py` turns both into what each CLI command prints and returns.
 """
 
 from __future__ import annotations
