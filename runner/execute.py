@@ -93,9 +93,7 @@ async def execute_plan(
         return await run.execute(plan)
     finally:
         if log_errors is not None:
-            log_errors.extend(
-                dict.fromkeys(c.write_error for c in run.captures if c.write_error is not None)
-            )
+            log_errors.extend(dict.fromkeys(run.log_errors))
 
 
 class _Run:
@@ -118,7 +116,9 @@ class _Run:
         self.transports: dict[str, Transport] = {}
         self.broken_targets: dict[str, str] = {}
         self.log_names: set[str] = set()
-        self.captures: list[StreamCapture] = []
+        # Only the errors are kept: a capture holds up to 1 MiB of head for expectations, and
+        # keeping every capture alive held 500 MiB on a 500-check run.
+        self.log_errors: list[str] = []
         self.semaphore = asyncio.Semaphore(max(1, options.concurrency))
 
     async def execute(self, plan: Plan) -> list[CheckResult]:
@@ -417,22 +417,25 @@ class _Run:
 
     def _captures(self, item: _Item, attempt: int) -> tuple[StreamCapture, StreamCapture]:
         base = self._log_name(item.result_id if attempt == 1 else f"{item.result_id}.try{attempt}")
-        pair = (
-            StreamCapture(self.log_dir / f"{base}.stdout", redact=self.options.redact),
-            StreamCapture(self.log_dir / f"{base}.stderr", redact=self.options.redact),
+        return (
+            self._capture(self.log_dir / f"{base}.stdout"),
+            self._capture(self.log_dir / f"{base}.stderr"),
         )
-        self.captures.extend(pair)
-        return pair
+
+    def _capture(self, path: Path, *, unbuffered: bool = False) -> StreamCapture:
+        return StreamCapture(
+            path,
+            redact=self.options.redact,
+            unbuffered=unbuffered,
+            on_error=self.log_errors.append,
+        )
 
     def _session_log(self, session: str, component: str) -> _SessionLog:
         """The block's log: setup steps and output between commands (background jobs)."""
         path = self.log_dir / f"{self._log_name(f'{session}@{component}-setup')}.log"
-        log = _SessionLog(
-            StreamCapture(path, redact=self.options.redact, unbuffered=True),
-            StreamCapture(path, redact=self.options.redact, unbuffered=True),
+        return _SessionLog(
+            self._capture(path, unbuffered=True), self._capture(path, unbuffered=True)
         )
-        self.captures.extend((log.stdout, log.stderr))
-        return log
 
     def _log_name(self, wanted: str) -> str:
         """A file-name-safe, unique stem for a log file."""

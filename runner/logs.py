@@ -49,8 +49,10 @@ class StreamCapture:
         tail_bytes: int = TAIL_BYTES,
         head_bytes: int = HEAD_BYTES,
         unbuffered: bool = False,
+        on_error: Callable[[str], None] | None = None,
     ) -> None:
         self.path = path
+        self._on_error = on_error
         self._redact = redact
         self._cap = cap
         self._tail_bytes = tail_bytes
@@ -187,6 +189,8 @@ class StreamCapture:
 
     def _failed(self, exc: OSError) -> None:
         self.write_error = f"cannot write {self.path}: {exc.strerror or exc}"
+        if self._on_error is not None:
+            self._on_error(self.write_error)
         if self._file is not None:
             with contextlib.suppress(OSError):  # the error that matters is already recorded
                 self._file.close()

@@ -182,22 +182,21 @@ async def run_probe(
                 break
     last = answers[-1]
     http.update(status=last.http_status, latency_ms=_ms(last.latency_ms))
-    return CheckResult(
-        id=f"{check.id}@{component}",
-        plan_id=check.id,
-        label=check.label,
-        source=check.source,
-        must_pass=check.must_pass,
-        component=component,
-        host=host,
-        command=None,
-        status=last.status,
-        exit_code=None,
+    result = _result(
+        check,
+        component,
+        host,
+        last.status,
+        mask(last.reason) if last.reason else None,
+        http=http_info(),
         started_at=answers[0].started_at,
         duration_s=round(sum(a.duration_s for a in answers), 3),
         stdout_tail=mask(last.body)[-TAIL_CHARS:],
-        reason=None if last.status == "error" or last.reason is None else mask(last.reason),
-        error=mask(last.reason) if last.status == "error" and last.reason else None,
+    )
+    if not probe.retries:
+        return result
+    return replace(
+        result,
         flaky=last.status == "pass" and len(answers) > 1,
         attempts=tuple(
             Attempt(
@@ -208,11 +207,7 @@ async def run_probe(
                 reason=mask(a.reason) if a.reason else None,
             )
             for a in answers
-        )
-        if probe.retries
-        else (),
-        line=check.line,
-        http=http_info(),
+        ),
     )
 
 
@@ -669,7 +664,7 @@ def _result(
     component: str,
     host: str,
     status: Status,
-    message: str,
+    message: str | None,
     *,
     http: dict[str, object] | None = None,
     started_at: str | None = None,
