@@ -351,3 +351,15 @@ def _descendants(pid: int) -> list[int]:
         found.extend(children)
         frontier.extend(children)
     return found
+
+
+def require_sshd() -> None:
+    """In a test: skip where sshd is missing, unless TASKRUN_REQUIRE_SSHD=1 (CI), then fail."""
+    import pytest
+
+    reason = sshd_unavailable_reason()
+    if reason is None:
+        return
+    if os.environ.get("TASKRUN_REQUIRE_SSHD") == "1":
+        pytest.fail(f"TASKRUN_REQUIRE_SSHD=1 but {reason}")
+    pytest.skip(reason)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO
-from tests.fleet import Fleet, sshd_unavailable_reason, start_fleet
+from tests.fleet import Fleet, require_sshd, start_fleet
 
 CLI_TIMEOUT_S = 60.0
 E2E_FLEET_SIZE = 3
@@ -221,19 +221,10 @@ def project(tmp_path: Path) -> Project:
     return made
 
 
-def _require_sshd() -> None:
-    reason = sshd_unavailable_reason()
-    if reason is None:
-        return
-    if os.environ.get("TASKRUN_REQUIRE_SSHD") == "1":
-        pytest.fail(f"TASKRUN_REQUIRE_SSHD=1 but {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def e2e_fleet() -> Iterator[Fleet]:
     """Three sshd hosts (host1…host3) shared read-only by the e2e tests; stopped by PID."""
-    _require_sshd()
+    require_sshd()
     started = start_fleet(E2E_FLEET_SIZE)
     try:
         yield started

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -21,19 +20,10 @@ from runner.execute import ExecuteOptions, execute_plan
 from runner.models import CheckResult, Directives, Expectation, Plan, PlannedCheck
 from runner.transports.base import Target
 from runner.transports.ssh import SshPool, SshTransport
-from tests.fleet import Fleet, sshd_unavailable_reason, start_fleet, start_host, stop_host
+from tests.fleet import Fleet, require_sshd, start_fleet, start_host, stop_host
 
 REPO = Path(__file__).resolve().parents[2]
 NO_DIRECTIVES = Directives()
-
-
-def require_sshd() -> None:
-    reason = sshd_unavailable_reason()
-    if reason is None:
-        return
-    if os.environ.get("TASKRUN_REQUIRE_SSHD") == "1":
-        pytest.fail(f"TASKRUN_REQUIRE_SSHD=1 but {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from runner.transports.ssh import SshPool
-from tests.fleet import Fleet, sshd_unavailable_reason, start_test_fleet
-
-
-def require_sshd() -> None:
-    """Skip where sshd is missing, unless TASKRUN_REQUIRE_SSHD=1 (CI), then fail."""
-    reason = sshd_unavailable_reason()
-    if reason is None:
-        return
-    if os.environ.get("TASKRUN_REQUIRE_SSHD") == "1":
-        pytest.fail(f"TASKRUN_REQUIRE_SSHD=1 but {reason}")
-    pytest.skip(reason)
+from tests.fleet import Fleet, require_sshd, start_test_fleet
 
 
 @pytest.fixture(scope="session")
