@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,8 +113,13 @@ class Project:
         return path
 
     def run(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = CLI_TIMEOUT_S
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = CLI_TIMEOUT_S,
+        preexec: Callable[[], None] | None = None,
     ) -> subprocess.CompletedProcess[str]:
+        """`preexec` runs in the child before taskrun starts (resource limits, signals)."""
         return subprocess.run(
             [sys.executable, "-m", "runner", *args],
             cwd=self.root,
@@ -123,6 +128,7 @@ class Project:
             text=True,
             timeout=timeout,
             stdin=subprocess.DEVNULL,
+            preexec_fn=preexec,
         )
 
     def spawn(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:

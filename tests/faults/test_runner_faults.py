@@ -16,7 +16,6 @@ import resource
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,7 +28,6 @@ from tests.e2e.conftest import (
     CLI_TIMEOUT_S,
     Project,
     bash_block,
-    cli_env,
     finish,
     kill_pids,
     pids_with_argv,
@@ -71,16 +69,7 @@ def run_cli(
     preexec: Callable[[], None] | None = None,
     timeout: float = CLI_TIMEOUT_S,
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "runner", *args],
-        cwd=project.root,
-        env=cli_env(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        preexec_fn=preexec,
-    )
+    return project.run(*args, env=env, timeout=timeout, preexec=preexec)
 
 
 def session_shells_of(pids: list[int]) -> list[int]:
