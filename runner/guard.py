@@ -1057,7 +1057,7 @@ _RULES_BY_PROGRAM: dict[str, Rule] = {p: rule for rule in RULES for p in rule.pr
 
 # --------------------------------------------------------------------------- HTTP writes
 
-_CURL_VALUE_OPTIONS = frozenset(
+_CURL_DATA = frozenset(
     [
         "-d",
         "--data",
@@ -1069,6 +1069,11 @@ _CURL_VALUE_OPTIONS = frozenset(
         "-F",
         "--form",
         "--form-string",
+    ]
+)
+# Options that take a value: their next word is never the URL.
+_CURL_VALUE_OPTIONS = _CURL_DATA | frozenset(
+    [
         "-T",
         "--upload-file",
         "-X",
@@ -1130,20 +1135,6 @@ _CURL_VALUE_OPTIONS = frozenset(
         "--expand-data",
         "--expand-url",
         "--aws-sigv4",
-    ]
-)
-_CURL_DATA = frozenset(
-    [
-        "-d",
-        "--data",
-        "--data-raw",
-        "--data-binary",
-        "--data-ascii",
-        "--data-urlencode",
-        "--json",
-        "-F",
-        "--form",
-        "--form-string",
     ]
 )
 _CURL_SHORT_WITH_VALUE = "dFTXHouwAbceEKmrxyYzCDPQtU"
