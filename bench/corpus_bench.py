@@ -38,14 +38,10 @@ def corpus_files(root: Path) -> list[Path]:
 
 def plan_context() -> Any:
     """The context `taskrun plan` uses without an inventory (guard and packaged playbooks)."""
-    try:
-        from runner.api import plan_context as context_for
-        from runner.settings import Settings
-    except ImportError:
-        from runner.plan import PlanContext
+    from runner.api import planning
+    from runner.settings import Settings
 
-        return PlanContext()
-    return context_for(Settings(playbooks=Path("/nonexistent/playbooks")), None)[0]
+    return planning(Settings(playbooks=Path("/nonexistent/playbooks"))).context
 
 
 def lint_one(doc: Any, plan: Any, *, shellcheck: bool) -> int:

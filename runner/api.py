@@ -64,17 +64,27 @@ def load_inventory_if_any(settings: Settings) -> Inventory | None:
     return load_inventory(path)
 
 
-def plan_context(settings: Settings, inventory: Inventory | None) -> tuple[PlanContext, list[str]]:
-    from runner.guard import mutation_reason
+@dataclass(frozen=True, slots=True)
+class Planning:
+    """What every task of one command is planned with: read once, not once per task."""
 
+    context: PlanContext
+    inventory: Inventory | None
+    notes: tuple[str, ...]
+
+
+def planning(settings: Settings) -> Planning:
+    """Load the inventory and the Must-Pass playbooks; set up the guard."""
+    from runner.guard import mutation_reason
+    from runner.playbooks import load_playbooks
+
+    inventory = load_inventory_if_any(settings)
     notes: list[str] = []
     playbooks, packaged = playbooks_dir_or_packaged(settings)
     if packaged:
         notes.append(
             f"no playbooks/ folder in the project: using the packaged playbooks ({playbooks})"
         )
-    from runner.playbooks import load_playbooks
-
     must_pass_dir = playbooks / "must-pass"
     loaded = load_playbooks(must_pass_dir) if must_pass_dir.is_dir() else {}
     read_only_posts = tuple(settings.read_only_posts)
@@ -82,27 +92,19 @@ def plan_context(settings: Settings, inventory: Inventory | None) -> tuple[PlanC
     def guard(command: str) -> str | None:
         return mutation_reason(command, read_only_posts=read_only_posts)
 
+    context = PlanContext(
+        default_component=settings.default_component, guard=guard, playbooks=loaded
+    )
     if inventory is None:
         notes.append("no inventory: components are shown as written")
-        return (
-            PlanContext(
-                default_component=settings.default_component,
-                guard=guard,
-                playbooks=loaded,
-            ),
-            notes,
-        )
-    return (
-        PlanContext(
+    else:
+        context = replace(
+            context,
             inventory_components=tuple(inventory.components),
-            inventory_groups=dict(getattr(inventory, "groups", {}) or {}),
-            default_component=settings.default_component,
-            guard=guard,
-            playbooks=loaded,
+            inventory_groups=dict(inventory.groups),
             inventory_vars={name: t.vars for name, t in inventory.components.items()},
-        ),
-        notes,
-    )
+        )
+    return Planning(context=context, inventory=inventory, notes=tuple(notes))
 
 
 def resolve(query: str, settings: Settings, *, cwd: Path) -> Any:
@@ -113,23 +115,16 @@ def resolve(query: str, settings: Settings, *, cwd: Path) -> Any:
 
 def plan_task(query: str, settings: Settings, *, cwd: Path, with_lint: bool = False) -> PlannedTask:
     ref = resolve(query, settings, cwd=cwd)
-    inventory = load_inventory_if_any(settings)
-    return plan_document(ref.path, ref.doc, settings, inventory, with_lint=with_lint)
+    return plan_document(ref.path, ref.doc, planning(settings), with_lint=with_lint)
 
 
 def plan_document(
-    path: Path,
-    doc: TaskDocument,
-    settings: Settings,
-    inventory: Inventory | None,
-    *,
-    with_lint: bool = False,
+    path: Path, doc: TaskDocument, setup: Planning, *, with_lint: bool = False
 ) -> PlannedTask:
-    context, notes = plan_context(settings, inventory)
-    plan = build_plan(doc, context)
+    plan = build_plan(doc, setup.context)
     if with_lint:
-        plan = _with_lint_notes(plan, lint_findings(doc, plan, inventory))
-    return PlannedTask(path=path, doc=doc, plan=plan, inventory=inventory, notes=tuple(notes))
+        plan = _with_lint_notes(plan, lint_findings(doc, plan, setup.inventory))
+    return PlannedTask(path=path, doc=doc, plan=plan, inventory=setup.inventory, notes=setup.notes)
 
 
 def lint_findings(doc: TaskDocument, plan: Plan, inventory: Inventory | None) -> list[Any]:

@@ -54,12 +54,12 @@ def validate(
     if since is not None:
         _check_date(since)
     cwd = Path.cwd()
-    inventory = api.load_inventory_if_any(settings)
+    setup = api.planning(settings)
     if all_tasks:
         refs = _select_tasks(console, settings, cwd, statuses=statuses, since=since)
     else:
         refs = [api.resolve(query, settings, cwd=cwd) for query in queries]
-    planned_tasks = [api.plan_document(r.path, r.doc, settings, inventory) for r in refs]
+    planned_tasks = [api.plan_document(r.path, r.doc, setup) for r in refs]
     if options.components:
         planned_tasks = [
             p
@@ -239,7 +239,6 @@ def lint(
     cwd = Path.cwd()
     if all_tasks and queries:
         raise InputError("give task IDs or --all, not both")
-    inventory = api.load_inventory_if_any(settings)
     findings: list[Finding] = []
     if all_tasks or not queries:
         scan = scan_tasks(settings.tasks, cwd=cwd)
@@ -257,9 +256,24 @@ def lint(
             )
     else:
         refs = [api.resolve(query, settings, cwd=cwd) for query in queries]
+    try:
+        setup = api.planning(settings)
+    except InputError as exc:  # a broken inventory or playbook: one finding, no task planned
+        setup, refs = None, []
+        findings.append(
+            Finding(
+                file=exc.path or "?",
+                line=exc.line or 1,
+                rule="bad-input",
+                level="error",
+                message=exc.message,
+                fix="see the message",
+            )
+        )
     for ref in refs:
+        assert setup is not None
         try:
-            planned = api.plan_document(ref.path, ref.doc, settings, inventory)
+            planned = api.plan_document(ref.path, ref.doc, setup)
         except InputError as exc:
             findings.append(
                 Finding(
@@ -272,7 +286,7 @@ def lint(
                 )
             )
             continue
-        findings.extend(api.lint_findings(ref.doc, planned.plan, inventory))
+        findings.extend(api.lint_findings(ref.doc, planned.plan, planned.inventory))
     if as_json:
         console.json(
             {
