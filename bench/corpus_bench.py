@@ -2,8 +2,8 @@
 
 `python bench/corpus_bench.py CORPUS_DIR [REPEATS]`. The first pass (ShellCheck
 included) is what a fresh `taskrun lint --all` pays after its imports; then medians of the
-repeats without and with ShellCheck (one subprocess per block). Lint is `runner.lint_task`
-when it exists, else `runner.lint.lint_command` on every command check.
+repeats without and with ShellCheck (one subprocess per block). Lint is `runner.lint.task`
+when it exists, else `runner.lint.rules.lint_command` on every command check.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any
 
 IMPORT_STARTED = time.perf_counter()
 from runner.markdown.document import parse_document  # noqa: E402
-from runner.plan import build_plan  # noqa: E402
+from runner.plan.build import build_plan  # noqa: E402
 
 try:
-    from runner.lint_task import lint_task  # type: ignore[import-not-found]
+    from runner.lint.task import lint_task  # type: ignore[import-not-found]
 except ImportError:  # the whole-task linter arrives later
     lint_task = None
 try:
@@ -38,8 +38,8 @@ def corpus_files(root: Path) -> list[Path]:
 
 def plan_context() -> Any:
     """The context `taskrun plan` uses without an inventory (guard and packaged playbooks)."""
-    from runner.api import planning
-    from runner.settings import Settings
+    from runner.app.api import planning
+    from runner.project.settings import Settings
 
     return planning(Settings(playbooks=Path("/nonexistent/playbooks"))).context
 

@@ -16,7 +16,7 @@ from report import ANSIBLE, FLOOR, TASKRUN, FleetResult, evaluate_targets, rende
 from tools import COMMANDS, pids_mentioning, task_markdown  # noqa: E402
 
 from runner.markdown.document import parse_document  # noqa: E402
-from runner.plan import PlanContext, build_plan  # noqa: E402
+from runner.plan.build import PlanContext, build_plan  # noqa: E402
 
 
 def test_generated_task_plans_one_check_per_command_on_every_component() -> None:

@@ -13,12 +13,12 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "parse_document": "runner.markdown.document",
-    "split_block": "runner.shell",
-    "build_plan": "runner.plan",
-    "PlanContext": "runner.plan",
-    "load_inventory": "runner.inventory",
-    "load_settings": "runner.settings",
-    "mutation_reason": "runner.guard",
+    "split_block": "runner.bash.split",
+    "build_plan": "runner.plan.build",
+    "PlanContext": "runner.plan.build",
+    "load_inventory": "runner.project.inventory",
+    "load_settings": "runner.project.settings",
+    "mutation_reason": "runner.bash.guard",
     "build_redactor": "runner.redact",
     "TaskDocument": "runner.models",
     "Plan": "runner.models",

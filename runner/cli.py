@@ -57,7 +57,7 @@ def _root(
 
 
 def _settings(**flags: Any) -> Any:
-    from runner.settings import load_settings
+    from runner.project.settings import load_settings
 
     given = {key: value for key, value in flags.items() if value not in (None, [], ())}
     if "tasks" in given:
@@ -93,7 +93,7 @@ def plan(
     """Show what would run, where, and why. Runs and writes nothing."""
 
     def body(console: Any) -> int:
-        from runner import commands
+        from runner.app import commands
 
         settings = _settings(tasks=tasks, playbooks=playbooks, inventory=inventory, reports=reports)
         return commands.plan(console, settings, task, as_json=json_out)
@@ -175,8 +175,8 @@ def validate(
     """Run a task's checks, keep the evidence and write the result back."""
 
     def body(console: Any) -> int:
-        from runner import commands
-        from runner.api import ValidateOptions
+        from runner.app import commands
+        from runner.app.api import ValidateOptions
 
         settings = _settings(tasks=tasks, playbooks=playbooks, inventory=inventory, reports=reports)
         options = ValidateOptions(
@@ -225,7 +225,7 @@ def lint(
     """Find checks that cannot fail, mean the opposite, or change state."""
 
     def body(console: Any) -> int:
-        from runner import commands
+        from runner.app import commands
 
         settings = _settings(tasks=tasks, playbooks=playbooks, inventory=inventory)
         return commands.lint(
@@ -255,7 +255,7 @@ def report(
     """Show the evidence of a run, apply it, or prune old runs."""
 
     def body(console: Any) -> int:
-        from runner import commands
+        from runner.app import commands
 
         settings = _settings(tasks=tasks, reports=reports)
         return commands.report(
@@ -282,7 +282,7 @@ def config(
     """Show the effective settings and where each came from."""
 
     def body(console: Any) -> int:
-        from runner import commands
+        from runner.app import commands
 
         settings = _settings(tasks=tasks, playbooks=playbooks, inventory=inventory, reports=reports)
         return commands.config(console, settings)
@@ -321,7 +321,7 @@ def schedule(
     """
 
     def body(console: Any) -> int:
-        from runner import commands
+        from runner.app import commands
 
         return commands.schedule(
             console,
@@ -347,7 +347,7 @@ def demo(
     """Run the whole job in a sandbox on this machine: SSH hosts, a gateway, Ollama stand-ins."""
 
     def body(console: Any) -> int:
-        from runner import commands
+        from runner.app import commands
 
         return commands.demo(console, keep=keep)
 
@@ -366,7 +366,7 @@ def inventory_check(
     """Reachability, authentication, host key and round-trip time of every component."""
 
     def body(console: Any) -> int:
-        from runner import commands
+        from runner.app import commands
 
         settings = _settings(playbooks=playbooks, inventory=inventory)
         return commands.inventory_check(console, settings, accept_new=accept_new, as_json=json_out)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.demo.sandbox import Sandbox
-from runner.settings import PACKAGED_PLAYBOOKS
+from runner.project.settings import PACKAGED_PLAYBOOKS
 
 __all__ = [
     "DEMO_TASK",

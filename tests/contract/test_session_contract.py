@@ -9,10 +9,15 @@ from dataclasses import dataclass
 
 import pytest
 
-from runner.evaluate import evaluate
-from runner.logs import StreamCapture
+from runner.evaluate.command import evaluate
+from runner.execute.capture import StreamCapture
+from runner.execute.session import (
+    BlockSession,
+    CommandOutcome,
+    _Demux,
+    effective_exit_code,
+)
 from runner.models import Expectation
-from runner.session import BlockSession, CommandOutcome, _Demux, effective_exit_code
 from runner.transports.base import Transport
 
 

@@ -17,9 +17,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.errors import InputError
-from runner.inventory import load_inventory, parse_ansible, parse_inventory
-from runner.playbooks import parse_playbook
-from runner.settings import load_settings
+from runner.project.inventory import load_inventory, parse_ansible, parse_inventory
+from runner.project.playbooks import parse_playbook
+from runner.project.settings import load_settings
 from tests.faults.mutations import YAML_TOKENS, budget, mutated
 
 REPO = Path(__file__).resolve().parents[2]

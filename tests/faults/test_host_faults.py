@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from runner.execute import ExecuteOptions, execute_plan
+from runner.execute.scheduler import ExecuteOptions, execute_plan
 from runner.models import CheckResult, Directives, Expectation, Plan, PlannedCheck
 from runner.transports.base import Target
 from runner.transports.ssh import SshPool, SshTransport
@@ -294,7 +294,7 @@ _BENCH = textwrap.dedent(
     """
     import asyncio, json, resource, sys, time
     from pathlib import Path
-    from runner.execute import ExecuteOptions, execute_plan
+    from runner.execute.scheduler import ExecuteOptions, execute_plan
     from runner.models import Directives, Expectation, Plan, PlannedCheck
     from runner.transports.base import Target
     from runner.transports.ssh import SshPool, SshTransport

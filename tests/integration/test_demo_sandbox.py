@@ -12,14 +12,14 @@ import asyncssh
 import httpx
 import pytest
 
-from runner.baselines import BaselineStore
 from runner.demo.run import DEMO_TASK, demo_environment
 from runner.demo.sandbox import HOST_NAMES, MASTER_KEY_ENV, Sandbox
-from runner.inventory import load_inventory
+from runner.evidence.baselines import BaselineStore
+from runner.execute.http import SshForwarder, run_probe
 from runner.models import MustPassItem
-from runner.playbooks import component_vars, load_playbooks, playbook_checks
-from runner.probes import SshForwarder, run_probe
-from runner.settings import PACKAGED_PLAYBOOKS
+from runner.project.inventory import load_inventory
+from runner.project.playbooks import component_vars, load_playbooks, playbook_checks
+from runner.project.settings import PACKAGED_PLAYBOOKS
 from runner.transports.ssh import SshPool, SshTransport
 
 TIMEOUT_S = 10

@@ -20,16 +20,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runner.baselines import BaselineStore
+from runner.evidence.baselines import BaselineStore
+from runner.execute.http import run_probe
 from runner.models import CheckResult, MustPassItem
-from runner.playbooks import (
+from runner.project.playbooks import (
     Settled,
     component_vars,
     load_playbooks,
     playbook_checks,
     resolve_check,
 )
-from runner.probes import run_probe
 from runner.redact import build_redactor
 
 REPO = Path(__file__).resolve().parents[2]

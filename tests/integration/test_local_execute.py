@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.execute import (
+from runner.execute.scheduler import (
     CheckFinished,
     CheckStarted,
     Event,
@@ -216,7 +216,7 @@ async def test_output_is_capped_without_memory_growth(tmp_path: Path) -> None:
         import asyncio, json, sys
         from pathlib import Path
         sys.path.insert(0, {str(REPO)!r})
-        from runner.execute import ExecuteOptions, execute_plan
+        from runner.execute.scheduler import ExecuteOptions, execute_plan
         from runner.models import Directives, Expectation, Plan, PlannedCheck
         from runner.transports.base import Target
         from runner.transports.local import LocalTransport
@@ -489,9 +489,9 @@ def test_sudo_never_prompts_and_is_an_error(user_without_sudo: str) -> None:
     script = textwrap.dedent(
         """
         import asyncio, json, sys, time
-        from runner.session import BlockSession
-        from runner.logs import StreamCapture
-        from runner.evaluate import evaluate
+        from runner.execute.session import BlockSession
+        from runner.execute.capture import StreamCapture
+        from runner.evaluate.command import evaluate
         from runner.models import Expectation
         from runner.transports.base import Target
         from runner.transports.local import LocalTransport

@@ -9,15 +9,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from runner.evaluate.regressions import compare_runs
 from runner.models import CheckResult, RunRecord
-from runner.notify import (
+from runner.ops.notify import (
     build_payload,
     notify_on_change,
     send_notification,
     send_notification_async,
     state_changed,
 )
-from runner.regressions import compare_runs
 from runner.reporters.json import run_to_dict
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from runner.baselines import BaselineStore
 from runner.errors import ConnectError
+from runner.evidence.baselines import BaselineStore
+from runner.execute.http import SshForwarder, json_path, run_probe, run_probe_on, status_matches
 from runner.models import MustPassItem, PlannedCheck
-from runner.playbooks import component_vars, parse_playbook, playbook_checks
-from runner.probes import SshForwarder, json_path, run_probe, run_probe_on, status_matches
+from runner.project.playbooks import component_vars, parse_playbook, playbook_checks
 from runner.redact import build_redactor
 from runner.transports.base import Target
 from tests.fleet import Fleet

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from runner.errors import WriteBackRefused
+from runner.evidence.taskfile import lock_path_for, read_snapshot, write_back
 from runner.markdown.writeback import render_write_back
-from runner.taskfile import lock_path_for, read_snapshot, write_back
 from tests.golden.writeback_records import GOLDEN_SOURCES, TODAY, copy_corpus, parse, record, result
 
 FORK = multiprocessing.get_context("fork")

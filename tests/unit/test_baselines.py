@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.baselines import (
+from runner.errors import EvidenceError, InputError
+from runner.evidence.baselines import (
     BASELINE_SCHEMA,
     BASELINES_SCHEMA,
     Baseline,
@@ -16,7 +17,6 @@ from runner.baselines import (
     percentile,
     probe_slug,
 )
-from runner.errors import EvidenceError, InputError
 
 
 def base(p95: float, p50: float = 1.0) -> Baseline:

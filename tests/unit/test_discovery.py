@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from runner.discovery import (
+from runner.errors import AmbiguousTaskError, InputError
+from runner.project.discovery import (
     display_path,
     find_task_files,
     iter_tasks,
     resolve_task,
     scan_tasks,
 )
-from runner.errors import AmbiguousTaskError, InputError
 from tests.conftest import corpus_markdown_files
 
 RAG = "RAG-Document-Upsert-Endpoint-Tasks"

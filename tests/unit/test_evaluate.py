@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.evaluate import describe_exit, evaluate, find_failure_line
+from runner.evaluate.command import describe_exit, evaluate, find_failure_line
 from runner.models import Expectation
 
 DEFAULT = Expectation()

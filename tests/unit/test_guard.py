@@ -9,7 +9,7 @@ import shlex
 
 import pytest
 
-from runner.guard import (
+from runner.bash.guard import (
     DEFAULT_READ_ONLY_POSTS,
     MAX_DEPTH,
     RULES,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runner.errors import InputError
-from runner.inventory import Inventory, import_ansible, load_inventory
+from runner.project.inventory import Inventory, import_ansible, load_inventory
 
 EXAMPLE = """\
 defaults: {user: agent0, port: 22, connect_timeout: 10}

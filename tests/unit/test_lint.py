@@ -7,8 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from runner.guard import mutation_reason
-from runner.lint import Finding, assigned_variables, lint_command, lint_shellcheck, shellcheck_path
+from runner.bash.guard import mutation_reason
+from runner.lint.rules import (
+    Finding,
+    assigned_variables,
+    lint_command,
+    lint_shellcheck,
+    shellcheck_path,
+)
 
 
 def rules_of(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.logs import StreamCapture
+from runner.execute.capture import StreamCapture
 
 # ❌ opens a line (a failure marker) and bytes that are not UTF-8 surround it.
 SCRIPT = r"printf 'ok\n\xff\xfe \xe2\x9d\x8c x\n\xe2\x9d\x8c bad \xff\xc3 end\n'"

@@ -6,12 +6,12 @@ import textwrap
 
 import pytest
 
+from runner.bash.guard import mutation_reason
 from runner.errors import InputError
-from runner.guard import mutation_reason
 from runner.markdown.document import parse_document
 from runner.models import Directives, Expectation, Plan, PlannedCheck
-from runner.plan import PlanContext, build_plan, expand_components, slugify
-from runner.playbooks import parse_playbook
+from runner.plan.build import PlanContext, build_plan, expand_components, slugify
+from runner.project.playbooks import parse_playbook
 
 INVENTORY = ("api-gateway", "llm-01", "llm-02", "orc")
 WITH_INVENTORY = PlanContext(

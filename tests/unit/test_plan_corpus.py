@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from runner.guard import mutation_reason
+from runner.bash.guard import mutation_reason
 from runner.markdown.document import parse_document
 from runner.models import Plan, PlannedCheck
-from runner.plan import PlanContext, build_plan
+from runner.plan.build import PlanContext, build_plan
 from tests.conftest import corpus_markdown_files
 
 A = "RAG-Document-Upsert-Endpoint-Tasks"

@@ -9,7 +9,7 @@ import pytest
 
 from runner.errors import InputError
 from runner.models import MustPassItem
-from runner.playbooks import (
+from runner.project.playbooks import (
     DEFAULT_VARS,
     MUST_PASS_SLUGS,
     SAMPLES_FROM_VARS,
@@ -437,7 +437,7 @@ def test_resolve_check_errors_on_a_missing_template_var() -> None:
 
 
 def test_http_writes_are_guarded_like_curl() -> None:
-    from runner.guard import mutation_reason
+    from runner.bash.guard import mutation_reason
 
     def guard(command: str) -> str | None:
         return mutation_reason(command, read_only_posts=("/v1/chat/completions",))

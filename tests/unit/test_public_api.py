@@ -19,7 +19,7 @@ def test_unknown_names_are_attribute_errors() -> None:
 
 
 def test_importing_the_package_loads_nothing_heavy() -> None:
-    heavy = ("runner.plan", "asyncssh", "httpx", "rich")
+    heavy = ("runner.plan.build", "asyncssh", "httpx", "rich")
     code = f"import sys, runner; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from runner.evidence import iter_runs, load_run, new_run_dir, write_reports
-from runner.models import Attempt, CheckResult, RunRecord
-from runner.regressions import (
+from runner.evaluate.regressions import (
     compare_runs,
     describe,
     history_lines,
     previous_run,
     regression_names,
 )
+from runner.evidence.store import iter_runs, load_run, new_run_dir, write_reports
+from runner.models import Attempt, CheckResult, RunRecord
 from runner.reporters.json import run_from_dict, run_to_dict
 
 LABELS = {"live": "Gateway liveness", "models": "Models listed", "db": "Database reachable"}

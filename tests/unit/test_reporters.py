@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runner.errors import EvidenceError
-from runner.evidence import iter_runs, new_run_dir, prune_runs, write_reports
+from runner.evidence.store import iter_runs, new_run_dir, prune_runs, write_reports
 from runner.models import Attempt, CheckResult, RunRecord
 from runner.reporters.json import run_to_dict
 from runner.reporters.junit import render_junit

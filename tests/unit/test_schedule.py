@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runner.errors import InputError
-from runner.schedule import (
+from runner.ops.schedule import (
     check_cron_schedule,
     check_on_calendar,
     printable_units,

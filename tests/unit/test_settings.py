@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runner.errors import InputError
-from runner.settings import (
+from runner.project.settings import (
     DEFAULT_READ_ONLY_POSTS,
     PACKAGED_PLAYBOOKS,
     Settings,

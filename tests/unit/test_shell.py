@@ -1,4 +1,4 @@
-"""Table-driven tests of `runner.shell`: splitting, labels, setup steps, console, directives."""
+"""Table-driven tests of `runner.bash.split`: splitting, labels, setup, console, directives."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from runner.bash.split import parse_directive_comment, parse_fence_info, split_block
 from runner.errors import InputError
 from runner.models import Directives
-from runner.shell import parse_directive_comment, parse_fence_info, split_block
 
 
 def spans(body: list[str], **options: object) -> list[tuple[int, int]]:

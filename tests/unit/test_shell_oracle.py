@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from runner.shell import split_block
+from runner.bash.split import split_block
 from tests.bash_oracle import BashOracle
 from tests.conftest import corpus_markdown_files
 

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from runner.baselines import Baseline, BaselineStore, judge, percentile
 from runner.errors import ConnectError, TransportError
+from runner.evidence.baselines import Baseline, BaselineStore, judge, percentile
 from runner.models import Attempt, CheckResult, HttpProbe, JsonExpectation, PlannedCheck, Status
-from runner.playbooks import (
+from runner.project.playbooks import (
     SAMPLES_FROM_VARS,
     Settled,
     component_vars,

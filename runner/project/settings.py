@@ -15,14 +15,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from runner.bash.guard import DEFAULT_READ_ONLY_POSTS
 from runner.errors import InputError
-from runner.guard import DEFAULT_READ_ONLY_POSTS
-from runner.yamlnodes import compose_yaml, construct_value, decode_yaml, node_line
+from runner.project.yamlnodes import compose_yaml, construct_value, decode_yaml, node_line
 
 CONFIG_FILE = "taskrun.yaml"
 
 
-PACKAGED_PLAYBOOKS = Path(__file__).resolve().parent / "data" / "playbooks"
+PACKAGED_PLAYBOOKS = Path(__file__).resolve().parent.parent / "data" / "playbooks"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from runner.api import (
+from runner.app.api import (
     EXIT_CHECK_DRIFT,
     EXIT_SIGINT,
     EXIT_SIGTERM,
@@ -30,7 +30,7 @@ from runner.api import (
 )
 from runner.errors import EvidenceError, InputError, WriteBackRefused
 from runner.models import CheckResult, Plan, RunRecord
-from runner.settings import Settings
+from runner.project.settings import Settings
 
 
 @dataclass(slots=True)
@@ -39,7 +39,7 @@ class TaskRunOutcome:
     exit_code: int
     run_dir: Path | None = None
     messages: list[str] = field(default_factory=list)
-    comparison: Any = None  # runner.regressions.Comparison against the previous run
+    comparison: Any = None  # runner.evaluate.regressions.Comparison against the previous run
     previous_run_id: str | None = None
     wrote: bool = False
 
@@ -153,8 +153,8 @@ def _probe_runner(
     mask: Callable[[str], str],
 ) -> Callable[[Any, Any], Any]:
     async def run(check: Any, target: Any) -> CheckResult:
-        from runner.baselines import BaselineStore
-        from runner.probes import SshForwarder, run_probe_on
+        from runner.evidence.baselines import BaselineStore
+        from runner.execute.http import SshForwarder, run_probe_on
 
         if "baselines" not in pools:
             pools["baselines"] = BaselineStore(
@@ -184,7 +184,7 @@ def _probe_runner(
 
 
 def _resolve_playbook_check(check: Any, target: Any) -> Any:
-    from runner.playbooks import Settled, component_vars, resolve_check
+    from runner.project.playbooks import Settled, component_vars, resolve_check
 
     resolved = resolve_check(
         check, component=target.component, vars=component_vars(target.component, target.vars)
@@ -233,9 +233,15 @@ async def _run_one(
     interrupt: _Interrupt,
     batch: bool,
 ) -> TaskRunOutcome:
-    from runner.evidence import iter_runs, load_run, new_run_dir, write_reports, write_run_json
-    from runner.execute import CheckFinished, CheckStarted, ExecuteOptions, execute_plan
-    from runner.taskfile import read_snapshot
+    from runner.evidence.store import (
+        iter_runs,
+        load_run,
+        new_run_dir,
+        write_reports,
+        write_run_json,
+    )
+    from runner.evidence.taskfile import read_snapshot
+    from runner.execute.scheduler import CheckFinished, CheckStarted, ExecuteOptions, execute_plan
 
     plan = filter_plan(planned.plan, only=options.only, components=options.components)
     snapshot = read_snapshot(planned.path)
@@ -314,7 +320,7 @@ async def _run_one(
         outcome.messages.append("interrupted: evidence so far kept, task file untouched")
         return outcome
 
-    from runner.regressions import compare_runs, previous_run, regression_names
+    from runner.evaluate.regressions import compare_runs, previous_run, regression_names
 
     earlier = [
         load_run(path)
@@ -328,7 +334,7 @@ async def _run_one(
     outcome.previous_run_id = previous.get("run_id") if previous else None
 
     if options.check:
-        from runner.checkmode import recorded_outcome_differs
+        from runner.evaluate.drift import recorded_outcome_differs
 
         differs, why = recorded_outcome_differs(snapshot.doc, record)
         if differs:
@@ -352,8 +358,8 @@ def _write_back(
     snapshot: Any,
     regression_names: Callable[[Any], list[str]],
 ) -> None:
-    from runner.regressions import check_name
-    from runner.taskfile import write_back
+    from runner.evaluate.regressions import check_name
+    from runner.evidence.taskfile import write_back
 
     record = outcome.record
     comparison = outcome.comparison

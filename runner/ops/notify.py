@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from runner.evaluate.regressions import BROKEN, Comparison, check_name, describe
 from runner.models import CheckResult, RunRecord
-from runner.regressions import BROKEN, Comparison, check_name, describe
 
 NOTIFY_SCHEMA = "taskrun.notify/1"
 DEFAULT_TIMEOUT_S = 10.0

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from runner.errors import AuthError, ConnectError, HostKeyError, TransportError
-from runner.inventory import Inventory
+from runner.project.inventory import Inventory
 from runner.transports.base import Target
 from runner.transports.ssh import SshPool, SshTransport, known_hosts_pattern
 

@@ -60,7 +60,7 @@ from runner.models import (
     PlannedCheck,
     Status,
 )
-from runner.yamlnodes import compose_yaml, construct_value, decode_yaml, is_null, node_line
+from runner.project.yamlnodes import compose_yaml, construct_value, decode_yaml, is_null, node_line
 
 __all__ = [
     "DEFAULT_VARS",
@@ -628,7 +628,7 @@ def playbook_checks(
     When no entry applies, the item is one `not-run` check (manual), like an item without a
     playbook.
     """
-    from runner.shell import split_block
+    from runner.bash.split import split_block
 
     inventory_vars = inventory_vars or {}
     line = item.line + 1

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from runner import api
+from runner.app import api
 from runner.console import Console
 from runner.errors import InputError
-from runner.settings import Settings
+from runner.project.settings import Settings
 
 
 def plan(console: Console, settings: Settings, query: str, *, as_json: bool) -> int:
@@ -43,7 +43,7 @@ def validate(
     notify: str | None = None,
 ) -> tuple[list[Any], int]:
     """Run the tasks; (outcomes, exit code)."""
-    from runner.running import run_tasks
+    from runner.app.running import run_tasks
 
     if all_tasks and queries:
         raise InputError("give task IDs or --all, not both")
@@ -93,7 +93,7 @@ def validate(
         if not options.json:
             console.run_table(outcome.record)
             if outcome.comparison is not None and outcome.previous_run_id:
-                from runner.regressions import describe
+                from runner.evaluate.regressions import describe
 
                 change = describe(outcome.comparison, outcome.previous_run_id)
                 if change:
@@ -137,7 +137,7 @@ def _select_tasks(
     statuses: Sequence[str],
     since: str | None,
 ) -> list[Any]:
-    from runner.discovery import scan_tasks
+    from runner.project.discovery import scan_tasks
 
     scan = scan_tasks(settings.tasks, cwd=cwd)
     for problem in scan.skipped:
@@ -168,7 +168,7 @@ def _machine_outputs(
     from runner.reporters.json import BATCH_SCHEMA, run_to_dict
 
     if options.junit is not None:
-        from runner.evidence import atomic_write_bytes
+        from runner.evidence.store import atomic_write_bytes
         from runner.reporters.junit import render_junit
 
         atomic_write_bytes(options.junit, render_junit(records))
@@ -193,7 +193,7 @@ def _machine_outputs(
 
 
 def _notify(console: Console, outcomes: Sequence[Any], url: str) -> None:
-    from runner.notify import notify_on_change
+    from runner.ops.notify import notify_on_change
 
     for outcome in outcomes:
         if outcome.comparison is None or outcome.record.state != "complete":
@@ -233,8 +233,8 @@ def _github_step_summary(records: Sequence[Any]) -> None:
 def lint(
     console: Console, settings: Settings, queries: Sequence[str], *, all_tasks: bool, as_json: bool
 ) -> int:
-    from runner.discovery import scan_tasks
-    from runner.lint import Finding, shellcheck_path
+    from runner.lint.rules import Finding, shellcheck_path
+    from runner.project.discovery import scan_tasks
 
     cwd = Path.cwd()
     if all_tasks and queries:
@@ -332,7 +332,7 @@ def report(
     apply: bool,
     prune_days: float | None,
 ) -> int:
-    from runner.evidence import iter_runs, load_run, prune_runs
+    from runner.evidence.store import iter_runs, load_run, prune_runs
     from runner.reporters.json import run_from_dict
 
     cwd = Path.cwd()
@@ -368,7 +368,7 @@ def report(
 
 
 def _apply(console: Console, settings: Settings, path: Path, record: Any) -> int:
-    from runner.taskfile import read_snapshot, write_back
+    from runner.evidence.taskfile import read_snapshot, write_back
 
     if record.state != "complete":
         raise InputError(f"run {record.run_id} is {record.state}: only a complete run is applied")
@@ -384,7 +384,7 @@ def _apply(console: Console, settings: Settings, path: Path, record: Any) -> int
 
 
 def _report_history(console: Console, runs: Sequence[dict[str, Any]], *, as_json: bool) -> int:
-    from runner.regressions import history_lines
+    from runner.evaluate.regressions import history_lines
 
     if as_json:
         console.json({"schema": "taskrun.history/1", "runs": list(runs)})
@@ -395,7 +395,7 @@ def _report_history(console: Console, runs: Sequence[dict[str, Any]], *, as_json
 
 
 def config(console: Console, settings: Settings) -> int:
-    from runner.settings import settings_table
+    from runner.project.settings import settings_table
 
     console.table(("setting", "value", "source"), settings_table(settings))
     return api.EXIT_OK
@@ -406,9 +406,9 @@ def inventory_check(
 ) -> int:
     import asyncio
 
-    from runner.inventory import load_inventory
-    from runner.inventory_check import check_inventory
-    from runner.settings import effective_inventory
+    from runner.ops.inventory_check import check_inventory
+    from runner.project.inventory import load_inventory
+    from runner.project.settings import effective_inventory
 
     inventory = load_inventory(effective_inventory(settings))
     checks = asyncio.run(check_inventory(inventory, accept_new=accept_new))
@@ -461,7 +461,7 @@ def schedule(
     import shutil
     import sys
 
-    from runner import schedule as units
+    from runner.ops import schedule as units
 
     taskrun_path = shutil.which("taskrun") or str(Path(sys.argv[0]).resolve())
     taskrun_path = str(Path(taskrun_path).resolve())
@@ -503,7 +503,7 @@ def schedule(
 
 def demo(console: Console, *, keep: Path | None) -> int:
     from runner.demo.cli import demo_project, demo_worked, inside, task_diff
-    from runner.settings import load_settings
+    from runner.project.settings import load_settings
 
     console.info("starting the sandbox: 4 SSH hosts, a gateway and 2 Ollama stand-ins on 127.0.0.1")
     with demo_project(keep) as layout, inside(layout):

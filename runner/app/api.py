@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runner.models import CheckResult, Plan, PlannedCheck, TaskDocument
-from runner.plan import PlanContext, build_plan
-from runner.settings import Settings, effective_inventory, playbooks_dir_or_packaged
+from runner.plan.build import PlanContext, build_plan
+from runner.project.settings import Settings, effective_inventory, playbooks_dir_or_packaged
 
 if TYPE_CHECKING:
-    from runner.inventory import Inventory
+    from runner.project.inventory import Inventory
     from runner.redact import Redactor
 
 
@@ -56,7 +56,7 @@ class PlannedTask:
 
 
 def load_inventory_if_any(settings: Settings) -> Inventory | None:
-    from runner.inventory import load_inventory
+    from runner.project.inventory import load_inventory
 
     path = effective_inventory(settings)
     if settings.inventory is None and not path.is_file():
@@ -75,8 +75,8 @@ class Planning:
 
 def planning(settings: Settings) -> Planning:
     """Load the inventory and the Must-Pass playbooks; set up the guard."""
-    from runner.guard import mutation_reason
-    from runner.playbooks import load_playbooks
+    from runner.bash.guard import mutation_reason
+    from runner.project.playbooks import load_playbooks
 
     inventory = load_inventory_if_any(settings)
     notes: list[str] = []
@@ -108,7 +108,7 @@ def planning(settings: Settings) -> Planning:
 
 
 def resolve(query: str, settings: Settings, *, cwd: Path) -> Any:
-    from runner.discovery import resolve_task
+    from runner.project.discovery import resolve_task
 
     return resolve_task(query, dirs=settings.tasks, cwd=cwd)
 
@@ -128,7 +128,7 @@ def plan_document(
 
 
 def lint_findings(doc: TaskDocument, plan: Plan, inventory: Inventory | None) -> list[Any]:
-    from runner.lint_task import lint_task
+    from runner.lint.task import lint_task
 
     provided = (
         None

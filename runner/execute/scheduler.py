@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from runner.errors import TransportError
-from runner.evaluate import evaluate, format_seconds
-from runner.logs import Redactor, StreamCapture, identity
+from runner.evaluate.command import evaluate, format_seconds
+from runner.execute.capture import Redactor, StreamCapture, identity
+from runner.execute.session import BlockSession, CommandOutcome
 from runner.models import Attempt, CheckResult, Plan, PlannedCheck, Status
-from runner.session import BlockSession, CommandOutcome
 from runner.transports.base import Target, Transport
 
 NOT_RUN_SHELL_EXITED = "not run: shell exited"

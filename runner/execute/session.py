@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from runner.logs import Sink
+from runner.execute.capture import Sink
 from runner.transports.base import Process, Transport
 
 SIGPIPE_STATUS = 141

@@ -14,8 +14,8 @@ from pathlib import Path
 import yaml
 
 from runner.errors import InputError
+from runner.project.yamlnodes import compose_yaml, construct_value, decode_yaml, is_null, node_line
 from runner.transports.base import Target
-from runner.yamlnodes import compose_yaml, construct_value, decode_yaml, is_null, node_line
 
 __all__ = [
     "GLOBAL",

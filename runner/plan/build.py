@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from runner.bash.split import split_block
 from runner.errors import InputError
 from runner.models import (
     CheckSource,
@@ -22,7 +23,6 @@ from runner.models import (
     PlannedCheck,
     TaskDocument,
 )
-from runner.shell import split_block
 
 GuardFn = Callable[[str], "str | None"]
 
@@ -42,7 +42,7 @@ class PlanContext:
     inventory_groups: dict[str, tuple[str, ...]] | None = None
     default_component: str | None = None
     guard: GuardFn | None = None
-    playbooks: Mapping[str, Any] | None = None  # slug → runner.playbooks.Playbook
+    playbooks: Mapping[str, Any] | None = None  # slug → runner.project.playbooks.Playbook
     inventory_vars: Mapping[str, Mapping[str, object]] | None = None  # component → vars
 
 
@@ -315,7 +315,7 @@ def _must_pass_checks(
         slug = slugify(item.name)
         playbook = (context.playbooks or {}).get(slug)
         if playbook is not None and components:
-            from runner.playbooks import playbook_checks
+            from runner.project.playbooks import playbook_checks
 
             checks.extend(
                 playbook_checks(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from runner.guard import (
+from runner.bash.guard import (
     SimpleCommand,
     Word,
     assigned_names,
