@@ -38,10 +38,11 @@ def corpus_files(root: Path) -> list[Path]:
 
 def plan_context() -> Any:
     """The context `taskrun plan` uses without an inventory (guard and packaged playbooks)."""
-    from runner.app.api import planning
+    from runner.app.project import Project
     from runner.project.settings import Settings
 
-    return planning(Settings(playbooks=Path("/nonexistent/playbooks"))).context
+    settings = Settings(playbooks=Path("/nonexistent/playbooks"))
+    return Project(settings, cwd=Path.cwd(), environ={}).plan_context
 
 
 def lint_one(doc: Any, plan: Any, *, shellcheck: bool) -> int:

@@ -1,15 +1,25 @@
-"""typer commands: flags in, one call to the API, exit code out. No logic here."""
+"""typer commands: flags → one request → one `runner.app` call → exit code. No logic here."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+import importlib
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from runner import __version__
+from runner.app.requests import (
+    ConfigRequest,
+    DemoRequest,
+    InventoryCheckRequest,
+    LintRequest,
+    PlanRequest,
+    ProjectFlags,
+    ReportRequest,
+    ScheduleRequest,
+    ValidateRequest,
+)
 from runner.errors import TaskrunError
 
 app = typer.Typer(
@@ -56,22 +66,18 @@ def _root(
     """taskrun: validate engineering task files and keep the evidence."""
 
 
-def _settings(**flags: Any) -> Any:
-    from runner.project.settings import load_settings
+def _call(command: str, request: Any) -> None:
+    """Run one app command; domain errors become one line on stderr and their exit code.
 
-    given = {key: value for key, value in flags.items() if value not in (None, [], ())}
-    if "tasks" in given:
-        given["tasks"] = tuple(given["tasks"])
-    return load_settings(cwd=Path.cwd(), environ=os.environ, flags=given)
-
-
-def _run(body: Callable[[Any], int]) -> None:
-    """Run a command body; domain errors become one line on stderr and their exit code."""
+    The command's module is imported here, on use: the one lazy import, so `--help` and `plan`
+    load neither asyncssh nor httpx.
+    """
     from runner.console import Console
 
     console = Console()
     try:
-        code = body(console)
+        module = importlib.import_module(f"runner.app.{command}")
+        code = module.run(request, console)
     except TaskrunError as exc:
         console.error(str(exc))
         code = exc.exit_code
@@ -79,6 +85,34 @@ def _run(body: Callable[[Any], int]) -> None:
         console.error("interrupted")
         code = 130
     raise typer.Exit(code)
+
+
+def _project(
+    tasks: list[Path] | None = None,
+    playbooks: Path | None = None,
+    inventory: Path | None = None,
+    reports: Path | None = None,
+) -> ProjectFlags:
+    return ProjectFlags(
+        tasks=tuple(tasks or ()), playbooks=playbooks, inventory=inventory, reports=reports
+    )
+
+
+def _reports(
+    given: list[str] | None, *, junit: Path | None, prometheus: Path | None
+) -> tuple[tuple[str, Path], ...]:
+    """`--report NAME=PATH` (repeatable), with `--junit`/`--prometheus` as aliases."""
+    chosen: list[tuple[str, Path]] = []
+    for item in given or ():
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise typer.BadParameter(f"expected NAME=PATH, got {item!r}", param_hint="--report")
+        chosen.append((name.strip(), Path(path)))
+    if junit is not None:
+        chosen.append(("junit", junit))
+    if prometheus is not None:
+        chosen.append(("prometheus", prometheus))
+    return tuple(chosen)
 
 
 @app.command()
@@ -92,13 +126,14 @@ def plan(
 ) -> None:
     """Show what would run, where, and why. Runs and writes nothing."""
 
-    def body(console: Any) -> int:
-        from runner.app import commands
-
-        settings = _settings(tasks=tasks, playbooks=playbooks, inventory=inventory, reports=reports)
-        return commands.plan(console, settings, task, as_json=json_out)
-
-    _run(body)
+    _call(
+        "plan",
+        PlanRequest(
+            task=task,
+            json=json_out,
+            project=_project(tasks, playbooks, inventory, reports),
+        ),
+    )
 
 
 @app.command()
@@ -127,6 +162,14 @@ def validate(
     json_out: JsonOpt = False,
     junit: Annotated[
         Path | None, typer.Option("--junit", help="Also write JUnit XML here.")
+    ] = None,
+    report: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--report",
+            metavar="NAME=PATH",
+            help="Write a report: json, junit, markdown, prometheus or github (repeatable).",
+        ),
     ] = None,
     concurrency: Annotated[
         int | None, typer.Option("--concurrency", min=1, help="Targets at once (default 32).")
@@ -174,41 +217,31 @@ def validate(
 ) -> None:
     """Run a task's checks, keep the evidence and write the result back."""
 
-    def body(console: Any) -> int:
-        from runner.app import commands
-        from runner.app.api import ValidateOptions
-
-        settings = _settings(tasks=tasks, playbooks=playbooks, inventory=inventory, reports=reports)
-        options = ValidateOptions(
+    _call(
+        "validate",
+        ValidateRequest(
+            tasks=tuple(task or ()),
+            all_tasks=all_tasks,
+            statuses=tuple(status or ()),
+            since=since,
             only=only,
             components=tuple(component or ()),
             dry_run=dry_run,
             no_write=no_write,
             check=check,
             json=json_out,
-            junit=junit,
+            reports=_reports(report, junit=junit, prometheus=prometheus),
             concurrency=concurrency,
             timeout=timeout,
             allow_mutating=allow_mutating,
             set_status=set_status,
             update_baseline=update_baseline,
             baseline=baseline,
-        )
-        _, code = commands.validate(
-            console,
-            settings,
-            list(task or ()),
-            options,
-            all_tasks=all_tasks,
-            statuses=tuple(status or ()),
-            since=since,
             jobs=jobs,
-            prometheus=prometheus,
             notify=notify,
-        )
-        return code
-
-    _run(body)
+            project=_project(tasks, playbooks, inventory, reports),
+        ),
+    )
 
 
 @app.command()
@@ -224,15 +257,15 @@ def lint(
 ) -> None:
     """Find checks that cannot fail, mean the opposite, or change state."""
 
-    def body(console: Any) -> int:
-        from runner.app import commands
-
-        settings = _settings(tasks=tasks, playbooks=playbooks, inventory=inventory)
-        return commands.lint(
-            console, settings, list(task or ()), all_tasks=all_tasks, as_json=json_out
-        )
-
-    _run(body)
+    _call(
+        "lint",
+        LintRequest(
+            tasks=tuple(task or ()),
+            all_tasks=all_tasks,
+            json=json_out,
+            project=_project(tasks, playbooks, inventory),
+        ),
+    )
 
 
 @app.command()
@@ -254,22 +287,18 @@ def report(
 ) -> None:
     """Show the evidence of a run, apply it, or prune old runs."""
 
-    def body(console: Any) -> int:
-        from runner.app import commands
-
-        settings = _settings(tasks=tasks, reports=reports)
-        return commands.report(
-            console,
-            settings,
-            task,
+    _call(
+        "report",
+        ReportRequest(
+            task=task,
             run_id=run,
             history=history,
-            as_json=json_out,
+            json=json_out,
             apply=apply,
             prune_days=prune,
-        )
-
-    _run(body)
+            project=_project(tasks, reports=reports),
+        ),
+    )
 
 
 @app.command()
@@ -281,13 +310,7 @@ def config(
 ) -> None:
     """Show the effective settings and where each came from."""
 
-    def body(console: Any) -> int:
-        from runner.app import commands
-
-        settings = _settings(tasks=tasks, playbooks=playbooks, inventory=inventory, reports=reports)
-        return commands.config(console, settings)
-
-    _run(body)
+    _call("config", ConfigRequest(project=_project(tasks, playbooks, inventory, reports)))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -320,21 +343,18 @@ def schedule(
     Arguments after `--` are passed to `taskrun validate --all` (default: --status Complete).
     """
 
-    def body(console: Any) -> int:
-        from runner.app import commands
-
-        return commands.schedule(
-            console,
+    _call(
+        "schedule",
+        ScheduleRequest(
             what=print_,
-            args=list(ctx.args),
+            args=tuple(ctx.args),
             on_calendar=on_calendar,
             cron=cron,
             user=user,
             env_file=env_file,
             log_file=log_file,
-        )
-
-    _run(body)
+        ),
+    )
 
 
 @app.command()
@@ -346,12 +366,7 @@ def demo(
 ) -> None:
     """Run the whole job in a sandbox on this machine: SSH hosts, a gateway, Ollama stand-ins."""
 
-    def body(console: Any) -> int:
-        from runner.app import commands
-
-        return commands.demo(console, keep=keep)
-
-    _run(body)
+    _call("demo", DemoRequest(keep=keep))
 
 
 @inventory_app.command("check")
@@ -365,13 +380,14 @@ def inventory_check(
 ) -> None:
     """Reachability, authentication, host key and round-trip time of every component."""
 
-    def body(console: Any) -> int:
-        from runner.app import commands
-
-        settings = _settings(playbooks=playbooks, inventory=inventory)
-        return commands.inventory_check(console, settings, accept_new=accept_new, as_json=json_out)
-
-    _run(body)
+    _call(
+        "inventory",
+        InventoryCheckRequest(
+            accept_new=accept_new,
+            json=json_out,
+            project=_project(playbooks=playbooks, inventory=inventory),
+        ),
+    )
 
 
 def main() -> None:

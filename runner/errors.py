@@ -5,15 +5,49 @@
     │   └── AmbiguousTaskError     a Task ID matches several files (lists the candidates)
     ├── EvidenceError              reports/ cannot take the evidence → exit 6
     ├── WriteBackRefused           the task file changed under us, or a hand edit → exit 5
-    └── TransportError             a target cannot run anything (caught in execute → `error`)
-        ├── ConnectError           refused, DNS, unreachable, frozen, dropped
-        ├── AuthError              the server refused our key
-        └── HostKeyError           unknown or changed host key
+    ├── TransportError             a target cannot run anything (caught in execute → `error`)
+    │   ├── ConnectError           refused, DNS, unreachable, frozen, dropped
+    │   ├── AuthError              the server refused our key
+    │   └── HostKeyError           unknown or changed host key
+    └── ServiceError               an HTTP service refused, timed out or answered nothing
+        └── ServiceRefused         …refused behind an SSH tunnel (both: the probe fails)
 
 No asyncssh or httpx exception type leaves `runner/transports/`.
+
+Exit codes live here too, so one place decides them: `EXIT_*` and `combined_exit_code`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # a check failed
+EXIT_USAGE = 2  # usage or input error: nothing run, nothing written
+EXIT_COULD_NOT_RUN = 3  # no check failed, but some could not run
+EXIT_CHECK_DRIFT = 4  # --check: the recorded evidence is no longer true
+EXIT_WRITE_REFUSED = 5  # the task file changed during the run
+EXIT_EVIDENCE = 6  # reports/ cannot take the evidence
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+# DESIGN §8: "the first that applies".
+_PRECEDENCE = (
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    EXIT_USAGE,
+    EXIT_EVIDENCE,
+    EXIT_WRITE_REFUSED,
+    EXIT_CHECK_DRIFT,
+    EXIT_FAILED,
+    EXIT_COULD_NOT_RUN,
+)
+
+
+def combined_exit_code(codes: Iterable[int]) -> int:
+    """One exit code for several tasks: the first of DESIGN §8's order that any of them has."""
+    present = set(codes)
+    return next((code for code in _PRECEDENCE if code in present), EXIT_OK)
 
 
 class TaskrunError(Exception):
@@ -74,3 +108,14 @@ class AuthError(TransportError):
 
 class HostKeyError(TransportError):
     pass
+
+
+class ServiceError(TaskrunError):
+    """The service a probe checks did not answer: refused, timed out, dropped. The probe
+    `fail`s (the service is what it checks), unlike a `TransportError`."""
+
+    exit_code = 1
+
+
+class ServiceRefused(ServiceError):
+    """The target's side of an SSH tunnel refused the connection (the service is down)."""

@@ -6,8 +6,51 @@ No I/O here. Line numbers are 0-based indices into `TaskDocument.lines` unless a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+
+# --------------------------------------------------------------------------- targets
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a component's checks run (from the inventory, or `local`).
+
+    `connection` names the transport (`runner.transports.TRANSPORTS`): `ssh` unless the
+    inventory says otherwise; `host: local` means `connection: local`.
+    """
+
+    component: str
+    host: str  # "local" means this machine, no SSH
+    port: int = 22
+    user: str | None = None
+    identity: str | None = None
+    known_hosts: str | None = None
+    connect_timeout: float = 10.0
+    jump: str | None = None
+    vars: Mapping[str, object] = field(default_factory=dict)
+    env: tuple[str, ...] = ()  # names of the runner's variables to export remotely
+    secrets: tuple[str, ...] = ()  # like env, values redacted everywhere
+    connection: str = "ssh"
+
+    def __post_init__(self) -> None:
+        # `host: local` is this machine whatever transport the default named.
+        if self.host == "local" and self.connection == "ssh":
+            object.__setattr__(self, "connection", "local")
+
+    @property
+    def is_local(self) -> bool:
+        return self.connection == "local"
+
+    @property
+    def display(self) -> str:
+        if self.is_local:
+            return "local"
+        who = f"{self.user}@" if self.user else ""
+        port = f":{self.port}" if self.port != 22 else ""
+        return f"{who}{self.host}{port}"
+
 
 # --------------------------------------------------------------------------- parsed document
 

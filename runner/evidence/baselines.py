@@ -1,5 +1,6 @@
 """Performance baselines: p50/p95 per component and probe, recorded under `reports/baselines/`
-or read from a committed `--baseline FILE`, and the rule that judges a new measurement.
+or read from a committed `--baseline FILE` (the rule that judges a measurement is
+`runner.evaluate.performance`).
 
 Layout: `<root>/<component>/<probe-slug>.json`, one `taskrun.baseline/1` document each. A fixed
 file (`--baseline FILE`, for CI) is one `taskrun.baselines/1` document holding many, keyed
@@ -10,91 +11,16 @@ A baseline changes only with `update=True` (`--update-baseline`): no silent ratc
 from __future__ import annotations
 
 import json
-import math
-import os
-import re
-import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import EvidenceError, InputError
-from runner.models import Status
+from runner.evaluate.performance import Baseline, probe_slug
+from runner.evidence.atomic import write_atomic
 
-__all__ = [
-    "BASELINES_SCHEMA",
-    "BASELINE_SCHEMA",
-    "Baseline",
-    "BaselineStore",
-    "Judgement",
-    "judge",
-    "percentile",
-    "probe_slug",
-]
+__all__ = ["BASELINES_SCHEMA", "BASELINE_SCHEMA", "BaselineStore"]
 
 BASELINE_SCHEMA = "taskrun.baseline/1"
 BASELINES_SCHEMA = "taskrun.baselines/1"
-
-
-@dataclass(frozen=True, slots=True)
-class Baseline:
-    p50_ms: float
-    p95_ms: float
-    samples: int
-    recorded_at: str  # ISO 8601 UTC
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "p50_ms": round(self.p50_ms, 3),
-            "p95_ms": round(self.p95_ms, 3),
-            "samples": self.samples,
-            "recorded_at": self.recorded_at,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Judgement:
-    status: Status  # "pass" or "fail"
-    reason: str
-    limit_ms: float | None  # the p95 above which the measurement fails (None: first run)
-
-
-# --------------------------------------------------------------------------- pure rules
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile (`pct` in 0–100): a value that was actually measured."""
-    if not values:
-        raise ValueError("percentile of no values")
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100 * len(ordered)))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
-def probe_slug(name: str) -> str:
-    """`Gateway liveness` → `gateway-liveness` (a file name that is safe everywhere)."""
-    return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-") or "probe"
-
-
-def judge(
-    measured: Baseline,
-    baseline: Baseline | None,
-    *,
-    tolerance: float,
-    tolerance_ms: float,
-) -> Judgement:
-    """Fail when p95 > baseline p95 × (1 + tolerance) + tolerance_ms; no baseline → pass."""
-    shown = f"p50 {measured.p50_ms:.1f} ms, p95 {measured.p95_ms:.1f} ms"
-    if baseline is None:
-        return Judgement("pass", f"no baseline yet ({shown})", None)
-    limit = baseline.p95_ms * (1 + tolerance) + tolerance_ms
-    against = (
-        f"baseline p95 {baseline.p95_ms:.1f} ms, limit {limit:.1f} ms "
-        f"(+{tolerance:.0%} +{tolerance_ms:g} ms)"
-    )
-    if measured.p95_ms > limit:
-        return Judgement("fail", f"p95 {measured.p95_ms:.1f} ms over the {against}", limit)
-    return Judgement("pass", f"{shown}; {against}", limit)
 
 
 # --------------------------------------------------------------------------- the store
@@ -222,13 +148,6 @@ def _write_json(path: Path, document: dict[str, object]) -> None:
     text = json.dumps(document, indent=2, sort_keys=False) + "\n"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, text.encode("utf-8"))
     except OSError as exc:
         raise EvidenceError(f"cannot write baseline {path}: {exc.strerror or exc}") from exc

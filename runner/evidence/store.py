@@ -7,10 +7,8 @@ Every write here is atomic (temp file + rename) and every OSError becomes `Evide
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import EvidenceError
+from runner.evidence.atomic import write_atomic
 from runner.models import RunRecord
 from runner.reporters.json import run_to_dict
 from runner.reporters.junit import render_junit
@@ -27,16 +26,6 @@ from runner.reporters.markdown import render_summary
 
 _RUN_ID = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
 _MAX_COLLISIONS = 1000
-
-
-def _file_mode() -> int:
-    """What `open()` would give a new file: 0666 less the process umask."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-_FILE_MODE = _file_mode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,18 +69,9 @@ def new_run_dir(reports: Path, *, task_id: str | None, task_path: str, now: date
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write one evidence file atomically; `EvidenceError` (exit 6) when it cannot be saved."""
     with _evidence_errors(path.parent):
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            os.fchmod(fd, _FILE_MODE)  # mkstemp's 0600 would hide the evidence from CI users
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, data)
 
 
 def write_run_json(run_dir: RunDir, record: RunRecord) -> None:

@@ -15,14 +15,13 @@ import errno
 import fcntl
 import hashlib
 import os
-import stat
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import WriteBackRefused
+from runner.evidence.atomic import remove_stale_temps, write_atomic
 from runner.markdown.document import parse_document
 from runner.markdown.writeback import owned_line_numbers, render_write_back
 from runner.models import RunRecord, TaskDocument
@@ -30,7 +29,6 @@ from runner.models import RunRecord, TaskDocument
 LOCK_WAIT_S = 30.0
 _POLL_S = 0.01
 _LOCK_ATTEMPTS = 1000
-_TEMP_SUFFIX = ".taskrun.tmp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +83,7 @@ def write_back(
     """
     target = Path(os.path.realpath(path))
     with _exclusive_lock(target):
-        _remove_stale_temps(target)
+        remove_stale_temps(target)
         try:
             data = target.read_bytes()
         except OSError as exc:
@@ -175,66 +173,11 @@ def _still_at_path(fd: int, lock: Path) -> bool:
 # --------------------------------------------------------------------------- atomic write
 
 
-def _temp_prefix(target: Path) -> str:
-    return f".{target.name}."
-
-
-def _remove_stale_temps(target: Path) -> None:
-    """Temp files exist only while their writer holds the lock we now hold: they are stale."""
-    prefix = _temp_prefix(target)
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(target.parent):
-            if entry.name.startswith(prefix) and entry.name.endswith(_TEMP_SUFFIX):
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
-
-
 def _atomic_replace(target: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename over the target, fsync the folder."""
     try:
-        before = os.stat(target)
-        fd, temp = _make_temp(target)
+        write_atomic(target, data)
     except OSError as exc:
         raise WriteBackRefused(f"{target}: cannot write the task file: {_why(exc)}") from exc
-    try:
-        try:
-            os.fchmod(fd, stat.S_IMODE(before.st_mode))
-            _keep_owner(fd, before)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise WriteBackRefused(f"{target}: cannot write the task file: {_why(exc)}") from exc
-    _fsync_dir(target.parent)
-
-
-def _make_temp(target: Path) -> tuple[int, str]:
-    return tempfile.mkstemp(prefix=_temp_prefix(target), suffix=_TEMP_SUFFIX, dir=target.parent)
-
-
-def _keep_owner(fd: int, before: os.stat_result) -> None:
-    held = os.fstat(fd)
-    if (held.st_uid, held.st_gid) != (before.st_uid, before.st_gid):
-        # Only root (or a group member) may; otherwise the file becomes the writer's, as with
-        # any editor that saves by rename.
-        with contextlib.suppress(OSError):
-            os.fchown(fd, before.st_uid, before.st_gid)
-
-
-def _fsync_dir(folder: Path) -> None:
-    # The rename is durable only once the folder is synced; some filesystems refuse: not fatal.
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _why(exc: OSError) -> str:

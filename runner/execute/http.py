@@ -1,6 +1,8 @@
-"""HTTP probes of Must-Pass playbooks: render, send with httpx (directly or through an SSH
-tunnel), judge the answer, and measure p50/p95 against a recorded baseline. Never raises for an
-outcome: refused, timed out or wrong → `fail`; an SSH tunnel that cannot open → `error`.
+"""Run the HTTP probes of Must-Pass playbooks: render the request, send it (directly, or
+through the component's transport tunnel for `via: ssh`), judge the answer
+(`runner.evaluate.http`), and measure p50/p95 against a baseline (`runner.evaluate.performance`).
+Never raises for an outcome: refused, timed out or wrong → `fail`; a tunnel that cannot open →
+`error`.
 """
 
 from __future__ import annotations
@@ -14,31 +16,30 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
-from runner.errors import ConnectError, TransportError
-from runner.evidence.baselines import Baseline, BaselineStore, judge, percentile
-from runner.models import Attempt, CheckResult, HttpProbe, JsonExpectation, PlannedCheck, Status
-from runner.project.playbooks import (
-    SAMPLES_FROM_VARS,
+from runner.errors import ServiceError, ServiceRefused, TransportError
+from runner.evaluate.http import json_path, judge_response
+from runner.evaluate.performance import Baseline, judge, percentile
+from runner.evidence.baselines import BaselineStore
+from runner.models import (
+    Attempt,
+    CheckResult,
+    HttpProbe,
+    PlannedCheck,
+    Status,
+    Target,
+)
+from runner.plan.mustpass import (
     Settled,
     component_vars,
     missing_var_message,
     render_template,
     resolve_check,
 )
-from runner.transports.base import Target
+from runner.project.playbooks import SAMPLES_FROM_VARS
+from runner.transports.base import Transport
+from runner.transports.http import HttpClient, HttpRequest
 
-__all__ = [
-    "DISCOVERABLE_VARS",
-    "Forward",
-    "ServiceRefused",
-    "SshForwarder",
-    "json_path",
-    "run_probe",
-    "run_probe_on",
-    "status_matches",
-]
+__all__ = ["DISCOVERABLE_VARS", "Forward", "run_probe", "run_probe_on"]
 
 Forward = Callable[[str, int], Awaitable[tuple[str, int]]]
 
@@ -58,22 +59,8 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_HEADER = re.compile(r"(?i)^(?:(?:proxy-)?authorization|cookie|.*-(?:key|token|secret))$")
 
 
-class ServiceRefused(ConnectionError):
-    """Raised by a `forward` callable: the tunnel opened but the service behind it refused."""
-
-
 class _NotRendered(Exception):
     """A template or environment reference could not be filled: the check is `error`."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Request:
-    method: str
-    url: str  # where it is sent (a tunnel's local end for `via: ssh`)
-    shown_url: str  # rendered, as the service sees it; masked before it leaves this module
-    headers: dict[str, str]
-    content: bytes | None
-    json_body: object
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +136,7 @@ async def run_probe(
         return settled("error", f"cannot open an SSH tunnel to {host}: {exc}", http_info())
 
     timeout = check.directives.timeout or probe.timeout_s
-    async with httpx.AsyncClient(
-        timeout=timeout, follow_redirects=False, trust_env=False
-    ) as client:
+    async with HttpClient(timeout_s=timeout) as client:
         try:
             request = await _render_request(
                 probe, url, send_url, dict(vars), environ, secrets, client, component
@@ -217,14 +202,14 @@ async def run_probe_on(
     *,
     environ: Mapping[str, str],
     redact: Callable[[str], str],
-    forwarder: SshForwarder | None,
+    transport: Transport | None,
     baselines: BaselineStore | None,
 ) -> CheckResult:
     """`run_probe` for an inventory target: its vars over the defaults, its display name, and
-    an SSH tunnel for `via: ssh` unless the target is this machine (`host: local`)."""
+    its transport's tunnel for `via: ssh` (none for this machine)."""
     forward = None
-    if not target.is_local and forwarder is not None:
-        forward = forwarder.for_target(target)
+    if not target.is_local and transport is not None:
+        forward = transport.tunnel
     return await run_probe(
         check,
         component=target.component,
@@ -270,9 +255,9 @@ async def _render_request(
     vars: dict[str, object],
     environ: Mapping[str, str],
     secrets: list[str],
-    client: httpx.AsyncClient,
+    client: HttpClient,
     component: str,
-) -> _Request:
+) -> HttpRequest:
     """Headers and body rendered (`{{var}}`, then `${ENV}`); discoverable vars asked for."""
     while True:
         try:
@@ -295,7 +280,7 @@ async def _render_request(
             vars[name] = await _discover(name, url, send_url, known, client)
     if send_url != url:
         headers.setdefault("Host", urlsplit(url).netloc.rpartition("@")[2])
-    return _Request(
+    return HttpRequest(
         method=probe.method,
         url=send_url,
         shown_url=url,
@@ -321,20 +306,23 @@ def _headers_so_far(
 
 
 async def _discover(
-    name: str, url: str, send_url: str, headers: dict[str, str], client: httpx.AsyncClient
+    name: str, url: str, send_url: str, headers: dict[str, str], client: HttpClient
 ) -> object:
     path, pointer = DISCOVERABLE_VARS[name]
     shown = _with_path(url, path)
+    request = HttpRequest(
+        method="GET", url=_with_path(send_url, path), shown_url=shown, headers=headers
+    )
     try:
-        response = await client.get(_with_path(send_url, path), headers=headers)
-    except httpx.HTTPError as exc:
-        raise _NotRendered(f"fail: cannot find {name}: {_transport_reason(exc, shown)}") from None
-    if response.status_code != 200:
+        response = await client.send(request)
+    except ServiceError as exc:
+        raise _NotRendered(f"fail: cannot find {name}: {exc}") from None
+    if response.status != 200:
         raise _NotRendered(
-            f"fail: cannot find {name}: GET {shown}: HTTP {response.status_code} (expected 200)"
+            f"fail: cannot find {name}: GET {shown}: HTTP {response.status} (expected 200)"
         )
     try:
-        found = json_path(response.json(), pointer)
+        found = json_path(json.loads(response.text), pointer)
     except (ValueError, LookupError):
         found = None
     if found in (None, ""):
@@ -395,8 +383,8 @@ def _fill_json(
 
 
 async def _send(
-    client: httpx.AsyncClient,
-    request: _Request,
+    client: HttpClient,
+    request: HttpRequest,
     probe: HttpProbe,
     mask: Callable[[str], str],
     *,
@@ -405,132 +393,29 @@ async def _send(
     started_at = _iso_now()
     start = time.perf_counter()
     try:
-        response = await client.request(
-            request.method,
-            request.url,
-            headers=request.headers,
-            content=request.content,
-            json=request.json_body if request.content is None else None,
-        )
-        await response.aread()
-    except httpx.HTTPError as exc:
-        duration = time.perf_counter() - start
+        response = await client.send(request)
+    except ServiceError as exc:
         return _Answer(
             status="fail",
-            reason=_transport_reason(exc, request.shown_url),
+            reason=str(exc),
             http_status=None,
             latency_ms=None,
             body="",
             started_at=started_at,
-            duration_s=round(duration, 3),
+            duration_s=round(time.perf_counter() - start, 3),
         )
-    latency_ms = (time.perf_counter() - start) * 1000
-    body = response.text
-    reason = _judge_response(response.status_code, body, latency_ms, probe, judge_body=judge_body)
+    reason = judge_response(
+        response.status, response.text, response.latency_ms, probe, judge_body=judge_body
+    )
     return _Answer(
         status="fail" if reason else "pass",
         reason=reason,
-        http_status=response.status_code,
-        latency_ms=latency_ms,
-        body=body,
+        http_status=response.status,
+        latency_ms=response.latency_ms,
+        body=response.text,
         started_at=started_at,
-        duration_s=round(latency_ms / 1000, 3),
+        duration_s=round(response.latency_ms / 1000, 3),
     )
-
-
-def _transport_reason(exc: httpx.HTTPError, url: str) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timed out: {url}"
-    if isinstance(exc, httpx.ConnectError):
-        text = str(exc)
-        if "refused" in text.lower() or "all connection attempts failed" in text.lower():
-            return f"connection refused: {url}"
-        return f"cannot connect: {url}: {text}"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return f"connection closed without an answer: {url}"
-    return f"HTTP request failed: {url}: {type(exc).__name__}: {exc}"
-
-
-def _judge_response(
-    status: int, body: str, latency_ms: float, probe: HttpProbe, *, judge_body: bool
-) -> str | None:
-    """Why the answer fails the probe, or None when it passes."""
-    if not status_matches(status, probe.expect_status):
-        return f"HTTP {status} (expected {_expected_text(probe.expect_status)})"
-    if probe.max_latency_ms is not None and latency_ms > probe.max_latency_ms:
-        return f"took {latency_ms:.0f} ms (max {probe.max_latency_ms:g} ms)"
-    if not judge_body:
-        return None
-    if probe.body_regex is not None and not re.search(probe.body_regex, body, re.MULTILINE):
-        return f"body does not match /{probe.body_regex}/"
-    if probe.expect_json:
-        try:
-            document = json.loads(body)
-        except ValueError:
-            return "body is not JSON"
-        for expectation in probe.expect_json:
-            reason = _json_reason(document, expectation)
-            if reason:
-                return reason
-    return None
-
-
-def status_matches(status: int, expected: tuple[str, ...]) -> bool:
-    """`200` matches "200"; `404` matches "4xx"."""
-    text = str(status)
-    return any(text == want or (want.endswith("xx") and text[0] == want[0]) for want in expected)
-
-
-def _expected_text(expected: tuple[str, ...]) -> str:
-    return " or ".join(expected)
-
-
-def json_path(document: object, path: str) -> object:
-    """The value at a dotted path (`data.0.id`); LookupError when it is not there."""
-    value = document
-    for part in path.split("."):
-        if isinstance(value, list):
-            if not re.fullmatch(r"-?[0-9]+", part):
-                raise LookupError(path)
-            value = value[int(part)]
-        elif isinstance(value, dict):
-            value = value[part]
-        else:
-            raise LookupError(path)
-    return value
-
-
-def _json_reason(document: object, expectation: JsonExpectation) -> str | None:
-    path = expectation.path
-    try:
-        value = json_path(document, path)
-    except (LookupError, IndexError):
-        return f"JSON {path} is missing"
-    op = expectation.op
-    if op == "exists":
-        return None
-    if op == "nonempty":
-        return None if value not in (None, "", [], {}) else f"JSON {path} is empty"
-    if op == "equals":
-        if value == expectation.value:
-            return None
-        return f"JSON {path} is {_short(value)} (expected {_short(expectation.value)})"
-    if op == "matches":
-        if isinstance(value, str | int | float) and re.search(str(expectation.value), str(value)):
-            return None
-        return f"JSON {path} is {_short(value)} (expected to match /{expectation.value}/)"
-    if op == "min_length":
-        minimum = int(expectation.value)  # type: ignore[call-overload]
-        if isinstance(value, list | dict | str) and len(value) >= minimum:
-            return None
-        size = len(value) if isinstance(value, list | dict | str) else "no length"
-        return f"JSON {path} has length {size} (expected at least {minimum})"
-    return f"unknown JSON expectation {op!r}"
-
-
-def _short(value: object) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else text[:59] + "…"
 
 
 # --------------------------------------------------------------------------- performance
@@ -539,8 +424,8 @@ def _short(value: object) -> str:
 async def _measure(
     check: PlannedCheck,
     probe: HttpProbe,
-    request: _Request,
-    client: httpx.AsyncClient,
+    request: HttpRequest,
+    client: HttpClient,
     *,
     component: str,
     host: str,
@@ -702,85 +587,3 @@ def _ms(value: float | None) -> float | None:
 def _iso_now() -> str:
     moment = datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-# --------------------------------------------------------------------------- SSH tunnels
-
-
-class SshForwarder:
-    """Local listeners tunnelled through pooled SSH connections, one per (target, host, port).
-
-    `pool` is a `runner.transports.ssh.SshPool` (its `raw_connection(target)` is used). Bind
-    `for_target(target)` as `run_probe`'s `forward`. `await close()` stops every listener.
-    """
-
-    def __init__(self, pool: object):
-        self._pool = pool
-        self._listeners: dict[tuple[object, str, int], object] = {}
-        self._lock = asyncio.Lock()
-
-    def for_target(self, target: object) -> Forward:
-        async def forward(remote_host: str, remote_port: int) -> tuple[str, int]:
-            return await self.forward_local(target, remote_host, remote_port)
-
-        return forward
-
-    async def forward_local(
-        self, target: object, remote_host: str, remote_port: int
-    ) -> tuple[str, int]:
-        """A local (host, port) that reaches `remote_host:remote_port` as the target sees it.
-
-        Raises `ServiceRefused` when the target's side refuses the connection (the service is
-        down: the probe fails) and `ConnectError` when the tunnel itself cannot be had.
-        """
-        import asyncssh
-
-        conn = await self._pool.raw_connection(target)  # type: ignore[attr-defined]
-        await _check_reachable(conn, remote_host, remote_port)
-        # Keyed by the live connection: a reconnected pool gets fresh listeners.
-        key = (conn, remote_host, remote_port)
-        async with self._lock:
-            listener = self._listeners.get(key)
-            if listener is None:
-                try:
-                    listener = await conn.forward_local_port(
-                        "127.0.0.1", 0, remote_host, remote_port
-                    )
-                except (asyncssh.Error, OSError) as exc:
-                    raise ConnectError(
-                        f"cannot forward a local port to {remote_host}:{remote_port}: {exc}"
-                    ) from exc
-                self._listeners[key] = listener
-        return "127.0.0.1", listener.get_port()  # type: ignore[attr-defined]
-
-    async def close(self) -> None:
-        listeners = list(self._listeners.values())
-        self._listeners.clear()
-        for listener in listeners:
-            listener.close()  # type: ignore[attr-defined]
-            try:
-                await asyncio.wait_for(listener.wait_closed(), 3.0)  # type: ignore[attr-defined]
-            except (TimeoutError, Exception):
-                continue
-
-
-async def _check_reachable(conn: object, remote_host: str, remote_port: int) -> None:
-    """Open and close one direct-tcpip channel: a refused service shows here, not as a
-    connection the tunnel accepts and then drops."""
-    import asyncssh
-
-    try:
-        reader, writer = await asyncio.wait_for(
-            conn.open_connection(remote_host, remote_port),  # type: ignore[attr-defined]
-            10.0,
-        )
-    except asyncssh.ChannelOpenError as exc:
-        if exc.code == asyncssh.OPEN_CONNECT_FAILED:
-            raise ServiceRefused(f"{remote_host}:{remote_port}: {exc.reason}") from exc
-        raise ConnectError(
-            f"SSH server refused a tunnel to {remote_host}:{remote_port}: {exc.reason}"
-        ) from exc
-    except (asyncssh.Error, OSError, TimeoutError) as exc:
-        raise ConnectError(f"cannot open a tunnel to {remote_host}:{remote_port}: {exc}") from exc
-    writer.close()
-    del reader

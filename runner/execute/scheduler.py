@@ -7,17 +7,20 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from runner.errors import TransportError
 from runner.evaluate.command import evaluate, format_seconds
+from runner.evidence.baselines import BaselineStore
 from runner.execute.capture import Redactor, StreamCapture, identity
+from runner.execute.http import run_probe_on
 from runner.execute.session import BlockSession, CommandOutcome
-from runner.models import Attempt, CheckResult, Plan, PlannedCheck, Status
-from runner.transports.base import Target, Transport
+from runner.models import Attempt, CheckResult, Plan, PlannedCheck, Status, Target
+from runner.plan.mustpass import Settled, component_vars, resolve_check
+from runner.transports.base import Transport
 
 NOT_RUN_SHELL_EXITED = "not run: shell exited"
 NOT_RUN_TIMED_OUT = "not run: block timed out"
@@ -35,10 +38,10 @@ class ExecuteOptions:
     # so a remote host never receives the runner's whole environment.
     env_for: Callable[[Target], Mapping[str, str]] | None = None
     redact: Redactor = identity
-    # HTTP probes (Must-Pass playbooks): given a check and its target, the result
-    probe_runner: Callable[[PlannedCheck, Target], Awaitable[CheckResult]] | None = None
-    # Must-Pass shell checks: `{{var}}` rendered and `when:` applied per component
-    resolve_for: Callable[[PlannedCheck, Target], PlannedCheck | tuple[Status, str]] | None = None
+    # HTTP probes: the runner's environment for `${ENV}` in headers and bodies (None: probes
+    # cannot run here, each is an `error`), and where performance baselines live.
+    probe_env: Mapping[str, str] | None = None
+    baselines: BaselineStore | None = None
     block_timeout: float | None = None  # per session (block × target); None: no limit
 
 
@@ -145,15 +148,20 @@ class _Run:
     def _resolved(self, item: _Item) -> _Item | None:
         """A playbook check as it runs on its component; None when that settled it."""
         target = self.targets.get(item.component)
-        if self.options.resolve_for is None or target is None or item.check.source != "must-pass":
+        if target is None or item.check.source != "must-pass":
             return item
         if item.check.kind not in ("command", "setup", "http"):
             return item
-        resolved = self.options.resolve_for(item.check, target)
-        if isinstance(resolved, tuple):
-            status, message = resolved
+        resolved = resolve_check(
+            item.check,
+            component=target.component,
+            vars=component_vars(target.component, target.vars),
+        )
+        if isinstance(resolved, Settled):
             if item.check.kind != "setup":
-                self._finish(item, self._result(item, status=status, message=message))
+                self._finish(
+                    item, self._result(item, status=resolved.status, message=resolved.reason)
+                )
             return None
         return _Item(item.order, resolved, item.component)
 
@@ -185,7 +193,7 @@ class _Run:
                 f"state-changing command: {check.guard_reason} "
                 "(use --allow-mutating or mutating=ok)"
             )
-        if check.kind == "http" and self.options.probe_runner is None:
+        if check.kind == "http" and self.options.probe_env is None:
             return "error", HTTP_NOT_SUPPORTED
         if check.kind not in ("command", "setup", "http"):
             return "error", f"unknown check kind {check.kind!r}"
@@ -223,21 +231,40 @@ class _Run:
             session_log.close()
 
     async def _run_probes(self, target: Target, items: list[_Item]) -> None:
-        """HTTP probes need no bash session; they go from the runner (or through SSH)."""
-        assert self.options.probe_runner is not None
+        """HTTP probes need no bash session; they go from the runner (or through the
+        component's transport tunnel for `via: ssh`)."""
+        assert self.options.probe_env is not None
         for item in items:
             self.on_event(CheckStarted(item.result_id, item.component))
-            result = await self.options.probe_runner(item.check, target)
+            try:
+                transport = None if target.is_local else self._transport(target)
+            except TransportError as exc:
+                self._finish(
+                    item, self._result(item, status="error", message=str(exc)), announced=True
+                )
+                continue
+            result = await run_probe_on(
+                item.check,
+                target,
+                environ=self.options.probe_env,
+                redact=self.options.redact,
+                transport=transport,
+                baselines=self.options.baselines,
+            )
             self._finish(item, replace(result, id=item.result_id), announced=True)
+
+    def _transport(self, target: Target) -> Transport:
+        transport = self.transports.get(target.component)
+        if transport is None:
+            transport = self.transport_for(target)
+            self.transports[target.component] = transport
+        return transport
 
     async def _open_session(self, target: Target, session_log: _SessionLog) -> BlockSession:
         broken = self.broken_targets.get(target.component)
         if broken is not None:
             raise TransportError(broken)
-        transport = self.transports.get(target.component)
-        if transport is None:
-            transport = self.transport_for(target)
-            self.transports[target.component] = transport
+        transport = self._transport(target)
         return await BlockSession.open(
             transport,
             env=self.options.env_for(target) if self.options.env_for else self.options.env,

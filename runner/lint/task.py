@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
-from runner.lint.rules import Finding, assigned_variables, lint_command, lint_shellcheck
+from runner.lint.rules import Finding, assigned_variables, lint_command
+from runner.lint.shellcheck import lint_shellcheck
 from runner.models import Plan, PlannedCheck, TaskDocument
 
 LEVEL_ORDER = {"error": 0, "warning": 1, "info": 2}

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Literal
 
 from runner.errors import AuthError, ConnectError, HostKeyError, TransportError
+from runner.models import Target
 from runner.project.inventory import Inventory
-from runner.transports.base import Target
 from runner.transports.ssh import SshPool, SshTransport, known_hosts_pattern
 
 __all__ = ["HostCheck", "HostKeyState", "HostStatus", "check_inventory"]

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
+from runner.errors import ServiceError
 from runner.evaluate.regressions import BROKEN, Comparison, check_name, describe
 from runner.models import CheckResult, RunRecord
+from runner.transports.http import post_json
 
 NOTIFY_SCHEMA = "taskrun.notify/1"
 DEFAULT_TIMEOUT_S = 10.0
@@ -85,37 +85,18 @@ def _warning(url: str, what: str) -> str:
     return f"notification to {redact_url(url)} failed: {what.replace(url, redact_url(url))}"
 
 
-def _answer(url: str, response: httpx.Response) -> Notification:
-    if response.is_success:
-        return Notification(sent=True)
-    return Notification(sent=False, warning=_warning(url, f"HTTP {response.status_code}"))
-
-
-def _failure(url: str, exc: Exception) -> Notification:
-    return Notification(sent=False, warning=_warning(url, f"{type(exc).__name__}: {exc}"))
-
-
 def send_notification(
     url: str, payload: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT_S
 ) -> Notification:
     """POST `payload` as JSON; never raises."""
     try:
-        with httpx.Client(timeout=timeout) as client:
-            return _answer(url, client.post(url, json=payload))
+        status = post_json(url, payload, timeout_s=timeout)
     # Anything (bad URL, refused, TLS, timeout) is only a warning: the run's result stands.
-    except Exception as exc:
-        return _failure(url, exc)
-
-
-async def send_notification_async(
-    url: str, payload: Mapping[str, Any], *, timeout: float = DEFAULT_TIMEOUT_S
-) -> Notification:
-    """POST `payload` as JSON from async code; never raises."""
-    try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
-            return _answer(url, await client.post(url, json=payload))
-    except Exception as exc:
-        return _failure(url, exc)
+    except ServiceError as exc:
+        return Notification(sent=False, warning=_warning(url, str(exc)))
+    if 200 <= status < 300:
+        return Notification(sent=True)
+    return Notification(sent=False, warning=_warning(url, f"HTTP {status}"))
 
 
 def notify_on_change(

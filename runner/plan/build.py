@@ -315,7 +315,7 @@ def _must_pass_checks(
         slug = slugify(item.name)
         playbook = (context.playbooks or {}).get(slug)
         if playbook is not None and components:
-            from runner.project.playbooks import playbook_checks
+            from runner.plan.mustpass import playbook_checks
 
             checks.extend(
                 playbook_checks(

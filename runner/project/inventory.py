@@ -14,8 +14,9 @@ from pathlib import Path
 import yaml
 
 from runner.errors import InputError
+from runner.models import Target
+from runner.transports import known_connections
 from runner.project.yamlnodes import compose_yaml, construct_value, decode_yaml, is_null, node_line
-from runner.transports.base import Target
 
 __all__ = [
     "GLOBAL",
@@ -40,8 +41,11 @@ TARGET_KEYS = (
     "vars",
     "env",
     "secrets",
+    "connection",
 )
 DEFAULT_PORT = 22
+# Ansible's connection plugins that mean "OpenSSH to the host" to taskrun.
+_ANSIBLE_SSH_CONNECTIONS = frozenset({"ssh", "smart", "paramiko", "paramiko_ssh"})
 DEFAULT_CONNECT_TIMEOUT = 10.0
 # An Ansible inventory expands host ranges (`web[1:20]`); past this it is surely a typo.
 MAX_ANSIBLE_HOSTS = 10_000
@@ -91,7 +95,7 @@ class Inventory:
         if name in self.groups:
             return [self.components[member] for member in self.groups[name]]
         if name.casefold() == LOCAL:
-            return [Target(component=LOCAL, host=LOCAL)]
+            return [Target(component=LOCAL, host=LOCAL, connection=LOCAL)]
         return None
 
 
@@ -191,6 +195,16 @@ def _target(
         raise InputError(message, path=path, line=node_line(node))
     port = merged.get("port", DEFAULT_PORT)
     timeout = merged.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
+    connection = merged.get("connection")
+    if connection is None:
+        connection = LOCAL if host == LOCAL else "ssh"
+    elif not isinstance(connection, str) or connection not in known_connections():
+        known = ", ".join(known_connections())
+        raise InputError(
+            f"{where}.connection: unknown connection {connection!r} (known: {known})",
+            path=path,
+            line=node_line(node),
+        )
     return Target(
         component=name,
         host=host,
@@ -203,6 +217,7 @@ def _target(
         vars={**_as_dict(defaults.get("vars")), **_as_dict(fields.get("vars"))},
         env=_joined(defaults.get("env"), fields.get("env")),
         secrets=_joined(defaults.get("secrets"), fields.get("secrets")),
+        connection=connection,
     )
 
 
@@ -316,7 +331,8 @@ class _AnsibleWalk:
 def _ansible_target(name: str, values: Mapping[str, object], reader: _Reader) -> Target:
     """The host's target; its `ansible_*` vars were checked when read (`_Reader.ansible_vars`)."""
     host = str(values.get("ansible_host") or name)
-    if values.get("ansible_connection") == "local":
+    connection = _ansible_connection(name, values.get("ansible_connection"), reader)
+    if connection == LOCAL:
         host = LOCAL
     port = _first_set(values, "ansible_port", "ansible_ssh_port")
     user = _first_set(values, "ansible_user", "ansible_ssh_user")
@@ -329,6 +345,24 @@ def _ansible_target(name: str, values: Mapping[str, object], reader: _Reader) ->
         user=str(user) if user is not None else None,
         identity=reader.local_path(str(identity)) if identity is not None else None,
         vars=plain,
+        connection=connection,
+    )
+
+
+def _ansible_connection(name: str, value: object, reader: _Reader) -> str:
+    """Ansible's `ansible_connection` as a taskrun transport; anything taskrun cannot run
+    (winrm, docker, …) is an input error, never a silent SSH attempt."""
+    if value is None:
+        return "ssh"
+    text = str(value).strip()
+    if text in _ANSIBLE_SSH_CONNECTIONS:
+        return "ssh"
+    if text in known_connections():
+        return text
+    known = ", ".join(sorted({*known_connections(), *_ANSIBLE_SSH_CONNECTIONS}))
+    raise InputError(
+        f"{name}.ansible_connection: {text!r} is not supported (known: {known})",
+        path=reader.path,
     )
 
 
@@ -538,6 +572,7 @@ class _Reader:
 
 
 _FIELD_READERS: dict[str, Callable[[_Reader, yaml.Node, str], object]] = {
+    "connection": _Reader.string,
     "host": _Reader.string,
     "port": _Reader.port,
     "user": _Reader.string,

@@ -1,5 +1,5 @@
-"""Must-Pass playbooks: load and validate `playbooks/must-pass/<slug>.yaml`, and expand a task's
-Must-Pass item into planned checks (shell commands and HTTP probes) for its components.
+"""Must-Pass playbooks: load and validate `playbooks/must-pass/<slug>.yaml` (the schema below).
+`runner.plan.mustpass` expands a task's Must-Pass item into planned checks for its components.
 
 Pure apart from `load_playbooks`, which reads the folder.
 
@@ -40,11 +40,10 @@ starting with `api-gateway`, `gateway` or `litellm` → `gateway`; `llm` or `oll
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -52,32 +51,20 @@ import yaml
 
 from runner.errors import InputError
 from runner.models import (
-    Directives,
-    Expectation,
     HttpProbe,
     JsonExpectation,
-    MustPassItem,
-    PlannedCheck,
-    Status,
 )
 from runner.project.yamlnodes import compose_yaml, construct_value, decode_yaml, is_null, node_line
 
 __all__ = [
+    "ANY_COMPONENT",
     "DEFAULT_VARS",
     "MUST_PASS_SLUGS",
     "SAMPLES_FROM_VARS",
     "Playbook",
     "PlaybookEntry",
-    "Settled",
-    "component_role",
-    "component_vars",
-    "entry_applies",
     "load_playbooks",
     "parse_playbook",
-    "playbook_checks",
-    "render_template",
-    "resolve_check",
-    "template_vars",
 ]
 
 MUST_PASS_SLUGS = ("service-health", "end-to-end", "performance", "security")
@@ -98,15 +85,6 @@ DEFAULT_VARS: Mapping[str, object] = {
 SAMPLES_FROM_VARS = 0
 ANY_COMPONENT = "*"
 
-_ROLE_PREFIXES: tuple[tuple[str, str], ...] = (
-    ("api-gateway", "gateway"),
-    ("gateway", "gateway"),
-    ("litellm", "gateway"),
-    ("llm", "ollama"),
-    ("ollama", "ollama"),
-    ("orc", "orchestrator"),
-)
-_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _TEMPLATE_LIKE = re.compile(r"\{\{(?!\{)(.*?)\}\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _COMPONENT = re.compile(r"(?:\*|[A-Za-z0-9][A-Za-z0-9._-]*)\Z")
@@ -156,14 +134,6 @@ class Playbook:
     path: str
     description: str
     entries: tuple[PlaybookEntry, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Settled:
-    """A check that does not run on a component: its outcome is known beforehand."""
-
-    status: Status  # "skip" or "error"
-    reason: str
 
 
 # --------------------------------------------------------------------------- loading
@@ -523,252 +493,3 @@ def _url_path(url: str) -> str:
     match = re.match(r"[a-z]+://[^/?#]*([^?#]*)", url)
     path = match.group(1) if match else ""
     return path.rstrip("/") or "/"
-
-
-# --------------------------------------------------------------------------- vars and roles
-
-
-def component_role(component: str, vars: Mapping[str, object] | None = None) -> str | None:
-    """The inventory var `role`, else the role the component's name implies (see module doc)."""
-    given = (vars or {}).get("role")
-    if isinstance(given, str) and given:
-        return given
-    name = component.casefold()
-    for prefix, role in _ROLE_PREFIXES:
-        if name.startswith(prefix):
-            return role
-    return None
-
-
-def component_vars(
-    component: str, inventory_vars: Mapping[str, object] | None = None
-) -> dict[str, object]:
-    """`DEFAULT_VARS`, then the component's inventory vars over them, plus `component`/`role`."""
-    merged: dict[str, object] = dict(DEFAULT_VARS)
-    merged.update(inventory_vars or {})
-    merged.setdefault("component", component)
-    role = component_role(component, inventory_vars)
-    if role is not None:
-        merged.setdefault("role", role)
-    return merged
-
-
-def entry_applies(
-    entry: PlaybookEntry, component: str, vars: Mapping[str, object] | None = None
-) -> bool:
-    if ANY_COMPONENT in entry.components or component in entry.components:
-        return True
-    role = component_role(component, vars)
-    return role is not None and role in entry.components
-
-
-def template_vars(text: str) -> list[str]:
-    """The `{{var}}` names `text` uses, in order, without repeats."""
-    return list(dict.fromkeys(_TEMPLATE.findall(text)))
-
-
-def render_template(text: str, vars: Mapping[str, object]) -> str:
-    """`{{var}}` → its value. A var that is missing or null raises KeyError naming it."""
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if vars.get(name) is None:
-            raise KeyError(name)
-        found = vars[name]
-        if isinstance(found, bool):
-            return "true" if found else "false"
-        if isinstance(found, float) and found.is_integer():
-            return str(int(found))
-        return str(found)
-
-    return _TEMPLATE.sub(value, text)
-
-
-def missing_var_message(name: str, component: str, vars: Mapping[str, object]) -> str:
-    state = "is null" if name in vars else "is not set"
-    return f"inventory var {name!r} {state} for {component}"
-
-
-def resolve_check(
-    check: PlannedCheck, *, component: str, vars: Mapping[str, object]
-) -> PlannedCheck | Settled:
-    """The check as it runs on `component`: `when` applied, shell `{{var}}` rendered.
-
-    `vars` are the component's (see `component_vars`). A null `when` var skips; a template var
-    that is missing or null is an `error` naming it. HTTP probes are rendered by the probe
-    runner, which also discovers `e2e_model` when it is null.
-    """
-    if check.when_var is not None and vars.get(check.when_var, "") is None:
-        return Settled("skip", f"{check.when_var} is null for {component}")
-    if check.kind != "command" and check.kind != "setup":
-        return check
-    try:
-        command = render_template(check.command, vars)
-    except KeyError as exc:
-        return Settled("error", missing_var_message(str(exc.args[0]), component, vars))
-    return replace(check, command=command, components=(component,))
-
-
-# --------------------------------------------------------------------------- planning
-
-
-def playbook_checks(
-    item: MustPassItem,
-    playbook: Playbook,
-    components: tuple[str, ...],
-    *,
-    inventory_vars: Mapping[str, Mapping[str, object]] | None = None,
-    guard: Callable[[str], str | None] | None = None,
-) -> list[PlannedCheck]:
-    """The checks that back one Must-Pass item on the task's `components`.
-
-    Each playbook entry becomes checks on the components it applies to (by name, role or `*`);
-    a shell entry gives one check per top-level command (Test Commands rules and directives).
-    `inventory_vars` (component → vars) decides roles and lets the plan show rendered URLs.
-    When no entry applies, the item is one `not-run` check (manual), like an item without a
-    playbook.
-    """
-    from runner.bash.split import split_block
-
-    inventory_vars = inventory_vars or {}
-    line = item.line + 1
-    checks: list[PlannedCheck] = []
-    number = 0
-    for entry in playbook.entries:
-        targets = tuple(c for c in components if entry_applies(entry, c, inventory_vars.get(c)))
-        if not targets:
-            continue
-        where = f"{playbook.path}({entry.line})"
-        shell_session = f"mp-{playbook.slug}-{_digest(','.join(targets))}"
-        if entry.probe is not None:
-            number += 1
-            probe_notes = [f"playbook {where}"]
-            guard_reason = _probe_guard(entry.probe, guard)
-            if guard_reason:
-                probe_notes.append(f"guard: skipped unless --allow-mutating ({guard_reason})")
-            checks.append(
-                PlannedCheck(
-                    id=_check_id(playbook.slug, number, entry.index, 0, entry.probe.url),
-                    label=entry.name,
-                    source="must-pass",
-                    must_pass=item.name,
-                    components=targets,
-                    kind="http",
-                    command=_probe_text(entry.probe),
-                    line=line,
-                    directives=Directives(retries=entry.probe.retries or None),
-                    expectation=Expectation(),
-                    session=f"mp-{playbook.slug}-http{number}",
-                    notes=(*probe_notes, *_rendered_notes(entry.probe, targets, inventory_vars)),
-                    guard_reason=guard_reason,
-                    probe=entry.probe,
-                    when_var=entry.when,
-                )
-            )
-            continue
-        assert entry.run is not None
-        split = split_block(entry.run.split("\n"), path=playbook.path, first_lineno=entry.line)
-        commands = split.commands
-        for position, command in enumerate(commands):
-            directives = split.directives.merged(command.directives)
-            if not command.is_setup:
-                number += 1
-            label = directives.name or command.label or entry.name
-            if len([c for c in commands if not c.is_setup]) > 1 and label == entry.name:
-                label = f"{entry.name} ({position + 1})"
-            notes = [f"playbook {where}"]
-            guard_reason = None if command.is_setup or guard is None else guard(command.text)
-            if guard_reason:
-                if directives.mutating_ok:
-                    notes.append(f"state-changing ({guard_reason}); allowed by mutating=ok")
-                else:
-                    notes.append(f"guard: skipped unless --allow-mutating ({guard_reason})")
-            if directives.skip:
-                notes.append(f"skip: {directives.skip}")
-            checks.append(
-                PlannedCheck(
-                    id=_check_id(playbook.slug, number, entry.index, position, command.text),
-                    label=label,
-                    source="must-pass",
-                    must_pass=item.name,
-                    components=targets,
-                    kind="setup" if command.is_setup else "command",
-                    command=command.text,
-                    line=line,
-                    directives=directives,
-                    expectation=Expectation(
-                        exit_code=directives.expect_exit
-                        if directives.expect_exit is not None
-                        else 0,
-                        stdout_regex=directives.expect_stdout,
-                    ),
-                    session=shell_session,
-                    notes=tuple(notes),
-                    guard_reason=guard_reason,
-                    when_var=entry.when,
-                )
-            )
-    if not any(check.kind in ("command", "http") for check in checks):
-        shown = ", ".join(components) if components else "none"
-        return [
-            PlannedCheck(
-                id=f"mp-{playbook.slug}",
-                label=f"{item.name}: {item.description}".strip().rstrip(":"),
-                source="must-pass",
-                must_pass=item.name,
-                components=components,
-                kind="not-run",
-                command="",
-                line=line,
-                directives=Directives(),
-                expectation=Expectation(),
-                session=f"must-pass-{playbook.slug}",
-                notes=(
-                    f"no check of playbook {playbook.path} applies to the task's components "
-                    f"({shown}); needs a person's sign-off",
-                ),
-            )
-        ]
-    return checks
-
-
-def _probe_guard(probe: HttpProbe, guard: Callable[[str], str | None] | None) -> str | None:
-    """HTTP writes are guarded like `curl` in Test Commands (read-only POSTs allowed)."""
-    if guard is None or probe.method in ("GET", "HEAD", "OPTIONS"):
-        return None
-    return guard(f'curl -X {probe.method} "{probe.url}"')
-
-
-def _probe_text(probe: HttpProbe) -> str:
-    via = " via ssh" if probe.via == "ssh" else ""
-    return f"{probe.method} {probe.url}{via}"
-
-
-def _rendered_notes(
-    probe: HttpProbe,
-    targets: tuple[str, ...],
-    inventory_vars: Mapping[str, Mapping[str, object]],
-) -> list[str]:
-    """`api-gateway: GET http://127.0.0.1:4000/…` per component (headers are never shown)."""
-    notes = []
-    for component in targets:
-        vars = component_vars(component, inventory_vars.get(component))
-        try:
-            url = render_template(probe.url, vars)
-        except KeyError as exc:
-            notes.append(f"{component}: {missing_var_message(str(exc.args[0]), component, vars)}")
-            continue
-        notes.append(f"{component}: {probe.method} {url}")
-    if probe.samples is not None:
-        notes.append("performance: p50/p95 against the recorded baseline")
-    return notes
-
-
-def _check_id(slug: str, number: int, entry: int, position: int, text: str) -> str:
-    """`mp-<slug>-<n>-<hash6>`: stable while the playbook entry and its text are unchanged."""
-    digest = _digest(f"{entry}\0{position}\0{text}")
-    return f"mp-{slug}-{number}-{digest}"
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()[:6]

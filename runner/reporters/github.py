@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import posixpath
 from collections.abc import Sequence
+from datetime import datetime
 
 from runner.models import CheckResult, RunRecord
 from runner.reporters.markdown import cell, render_summary
@@ -121,3 +122,8 @@ def step_summary(records: Sequence[RunRecord], *, limit_bytes: int = SUMMARY_LIM
         return full
     note = "Details left out: over GitHub's step summary size limit. See the `reports/` artifact."
     return "\n".join([*overview, "", note]) + "\n"
+
+
+def render(records: Sequence[RunRecord], *, now: datetime) -> bytes:
+    """The reporter (`REPORTERS["github"]`): the step summary (annotations go to stdout)."""
+    return step_summary(records).encode("utf-8")

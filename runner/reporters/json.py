@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from runner.models import Attempt, CheckResult, Plan, PlannedCheck, RunRecord
@@ -148,3 +150,15 @@ def run_from_dict(run: Mapping[str, Any]) -> RunRecord:
         filtered=bool(run.get("filtered", False)),
         options=dict(run.get("options") or {}),
     )
+
+
+def batch_to_dict(records: Sequence[RunRecord]) -> dict[str, Any]:
+    """One run's `taskrun.run/1` document, or `taskrun.batch/1` for several."""
+    if len(records) == 1:
+        return run_to_dict(records[0])
+    return {"schema": BATCH_SCHEMA, "runs": [run_to_dict(r) for r in records]}
+
+
+def render(records: Sequence[RunRecord], *, now: datetime) -> bytes:
+    """The reporter (`REPORTERS["json"]`): what `--json` prints."""
+    return (json.dumps(batch_to_dict(records), indent=2, ensure_ascii=False) + "\n").encode("utf-8")

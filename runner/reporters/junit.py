@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from datetime import datetime
 
 from runner.models import RunRecord
 
@@ -79,3 +80,8 @@ def render_junit(records: Sequence[RunRecord]) -> bytes:
         root.append(_suite(record))
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def render(records: Sequence[RunRecord], *, now: datetime) -> bytes:
+    """The reporter (`REPORTERS["junit"]`): one testsuite per run."""
+    return render_junit(records)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from runner.models import CheckResult, RunRecord
 
 _ICON = {"pass": "✅", "fail": "❌", "error": "⚠️", "skip": "⏭️", "manual": "✋"}
@@ -58,3 +61,8 @@ def render_summary(record: RunRecord) -> str:
                     "</details>",
                 ]
     return "\n".join(lines) + "\n"
+
+
+def render(records: Sequence[RunRecord], *, now: datetime) -> bytes:
+    """The reporter (`REPORTERS["markdown"]`): each run's summary, one after another."""
+    return "\n".join(render_summary(record) for record in records).encode("utf-8")

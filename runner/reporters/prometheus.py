@@ -9,16 +9,10 @@ carries the task file's `path`.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import stat
-import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from pathlib import Path
 
-from runner.errors import EvidenceError
 from runner.models import RunRecord
 
 STATUS_VALUE = {"pass": 1, "fail": 0, "error": -1}
@@ -118,38 +112,10 @@ def render_textfile(records: Sequence[RunRecord], *, now: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _mode_for(path: Path) -> int:
-    # mkstemp creates 0600 files; node_exporter usually runs as another user and must read it.
-    with contextlib.suppress(OSError):
-        return stat.S_IMODE(path.stat().st_mode)
-    return 0o644
-
-
-def write_textfile(path: str | os.PathLike[str], text: str) -> None:
-    """Replace `path` atomically (temp file in the same folder, then rename).
-
-    The temp name does not end in `.prom`, so node_exporter never reads a half-written file.
-    Raises `EvidenceError` when the folder cannot take it.
-    """
-    target = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise EvidenceError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fchmod(handle.fileno(), _mode_for(target))
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise EvidenceError(f"cannot write {target}: {exc.strerror or exc}") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def metric_names() -> Iterable[str]:
     return (name for name, _ in _FAMILIES)
+
+
+def render(records: Sequence[RunRecord], *, now: datetime) -> bytes:
+    """The reporter (`REPORTERS["prometheus"]`): the textfile as bytes."""
+    return render_textfile(records, now=now.timestamp()).encode("utf-8")

@@ -17,38 +17,10 @@ Contract for `Transport.start(script, env)`:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Protocol
 
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where a component's checks run (from the inventory, or `local`)."""
-
-    component: str
-    host: str  # "local" means this machine, no SSH
-    port: int = 22
-    user: str | None = None
-    identity: str | None = None
-    known_hosts: str | None = None
-    connect_timeout: float = 10.0
-    jump: str | None = None
-    vars: Mapping[str, object] = field(default_factory=dict)
-    env: tuple[str, ...] = ()  # names of the runner's variables to export remotely
-    secrets: tuple[str, ...] = ()  # like env, values redacted everywhere
-
-    @property
-    def is_local(self) -> bool:
-        return self.host == "local"
-
-    @property
-    def display(self) -> str:
-        if self.is_local:
-            return "local"
-        who = f"{self.user}@" if self.user else ""
-        port = f":{self.port}" if self.port != 22 else ""
-        return f"{who}{self.host}{port}"
+from runner.models import Target
 
 
 class Process(Protocol):
@@ -81,4 +53,36 @@ class Transport(Protocol):
 
     async def start(self, script: str, *, env: Mapping[str, str]) -> Process: ...
 
+    async def tunnel(self, host: str, port: int) -> tuple[str, int]:
+        """A local (host, port) that reaches `host:port` as the target sees it (HTTP probes
+        with `via: ssh`). Raises `ServiceRefused` when the target's side refuses (the service is
+        down) and `TransportError` when the tunnel itself cannot be had."""
+        ...
+
     async def close(self) -> None: ...
+
+
+class Closeable(Protocol):
+    async def close(self) -> None: ...
+
+
+class Shared:
+    """What the transports of one command share (the SSH pool and its tunnels), made on first
+    use and closed together when the command's run ends."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Any] = {}
+
+    def get(self, key: str, make: Callable[[], Any]) -> Any:
+        if key not in self._items:
+            self._items[key] = make()
+        return self._items[key]
+
+    async def close(self) -> None:
+        items = list(self._items.values())
+        self._items.clear()
+        for item in reversed(items):
+            try:
+                await item.close()
+            except Exception:  # closing is best effort; every item gets its turn
+                continue

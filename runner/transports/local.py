@@ -9,7 +9,8 @@ import signal
 from collections.abc import AsyncIterator, Mapping
 
 from runner.errors import ConnectError
-from runner.transports.base import Target
+from runner.models import Target
+from runner.transports.base import Shared
 
 CHUNK_BYTES = 64 * 1024
 KILL_GRACE_S = 1.0
@@ -90,8 +91,17 @@ class LocalTransport:
             raise ConnectError(f"cannot start bash on this machine: {exc}") from exc
         return LocalProcess(proc)
 
+    async def tunnel(self, host: str, port: int) -> tuple[str, int]:
+        """This machine reaches the service itself: no tunnel."""
+        return host, port
+
     async def close(self) -> None:
         return None
+
+
+def create(target: Target, shared: Shared) -> LocalTransport:
+    """The registry's factory (`runner.transports.TRANSPORTS`)."""
+    return LocalTransport(target)
 
 
 async def _chunks(stream: asyncio.StreamReader | None) -> AsyncIterator[bytes]:

@@ -20,8 +20,16 @@ from pathlib import Path
 
 import asyncssh
 
-from runner.errors import AuthError, ConnectError, HostKeyError, InputError, TransportError
-from runner.transports.base import Target
+from runner.errors import (
+    AuthError,
+    ConnectError,
+    HostKeyError,
+    InputError,
+    ServiceRefused,
+    TransportError,
+)
+from runner.models import Target
+from runner.transports.base import Shared
 
 __all__ = [
     "DEFAULT_MAX_CHANNELS",
@@ -354,6 +362,10 @@ class SshPool:
         self._connections: dict[ConnectionKey, _PooledConnection] = {}
         self._failures: dict[ConnectionKey, TransportError] = {}
         self._locks: dict[ConnectionKey, asyncio.Lock] = {}
+        # Local listeners tunnelled through a pooled connection, one per (connection, host,
+        # port): keyed by the live connection, so a reconnected pool gets fresh listeners.
+        self._listeners: dict[tuple[object, str, int], asyncssh.SSHListener] = {}
+        self._listener_lock = asyncio.Lock()
 
     def known_hosts_path(self, target: Target) -> str:
         return target.known_hosts or self._default_known_hosts
@@ -378,10 +390,39 @@ class SshPool:
             return pooled
 
     async def raw_connection(self, target: Target) -> asyncssh.SSHClientConnection:
-        """The pooled asyncssh connection, for other transports (port forwarding for HTTP)."""
+        """The pooled asyncssh connection (tests and `inventory check`)."""
         return (await self.connection(target)).conn
 
+    async def tunnel(self, target: Target, remote_host: str, remote_port: int) -> tuple[str, int]:
+        """A local (host, port) that reaches `remote_host:remote_port` as the target sees it.
+
+        Raises `ServiceRefused` when the target's side refuses the connection (the service is
+        down: the probe fails) and `ConnectError` when the tunnel itself cannot be had.
+        """
+        conn = (await self.connection(target)).conn
+        await _check_reachable(conn, remote_host, remote_port)
+        key = (conn, remote_host, remote_port)
+        async with self._listener_lock:
+            listener = self._listeners.get(key)
+            if listener is None:
+                try:
+                    listener = await conn.forward_local_port(
+                        "127.0.0.1", 0, remote_host, remote_port
+                    )
+                except (asyncssh.Error, OSError) as exc:
+                    raise ConnectError(
+                        f"cannot forward a local port to {remote_host}:{remote_port}: {exc}"
+                    ) from exc
+                self._listeners[key] = listener
+        return "127.0.0.1", listener.get_port()
+
     async def close(self) -> None:
+        listeners = list(self._listeners.values())
+        self._listeners.clear()
+        for listener in listeners:
+            listener.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(listener.wait_closed(), CLOSE_TIMEOUT_S)
         connections = list(self._connections.values())
         self._connections.clear()
         for pooled in connections:
@@ -559,10 +600,39 @@ class SshTransport:
             raise
         return SshProcess(process, pooled=pooled, pgid=pgid)
 
+    async def tunnel(self, host: str, port: int) -> tuple[str, int]:
+        return await self._pool.tunnel(self.target, host, port)
+
     async def close(self) -> None:
         """Closes the pool only when it is our own; a shared pool is closed by its owner."""
         if self._owns_pool:
             await self._pool.close()
+
+
+def create(target: Target, shared: Shared) -> SshTransport:
+    """The registry's factory (`runner.transports.TRANSPORTS`): one pool per command."""
+    return SshTransport(target, pool=shared.get("ssh-pool", SshPool))
+
+
+async def _check_reachable(
+    conn: asyncssh.SSHClientConnection, remote_host: str, remote_port: int
+) -> None:
+    """Open and close one direct-tcpip channel: a refused service shows here, not as a
+    connection the tunnel accepts and then drops."""
+    try:
+        reader, writer = await asyncio.wait_for(
+            conn.open_connection(remote_host, remote_port), 10.0
+        )
+    except asyncssh.ChannelOpenError as exc:
+        if exc.code == asyncssh.OPEN_CONNECT_FAILED:
+            raise ServiceRefused(f"{remote_host}:{remote_port}: {exc.reason}") from exc
+        raise ConnectError(
+            f"SSH server refused a tunnel to {remote_host}:{remote_port}: {exc.reason}"
+        ) from exc
+    except (asyncssh.Error, OSError, TimeoutError) as exc:
+        raise ConnectError(f"cannot open a tunnel to {remote_host}:{remote_port}: {exc}") from exc
+    writer.close()
+    del reader
 
 
 async def _read_session_pid(process: _SessionProcess, target: Target) -> int:

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
-from runner.transports.base import Target, Transport
+from runner.models import Target
+from runner.transports.base import Transport
 from runner.transports.local import LocalTransport
 from runner.transports.ssh import SshTransport
 from tests.fleet import Fleet, start_test_fleet

@@ -17,8 +17,7 @@ import asyncssh
 import pytest
 
 from runner.execute.scheduler import ExecuteOptions, execute_plan
-from runner.models import CheckResult, Directives, Expectation, Plan, PlannedCheck
-from runner.transports.base import Target
+from runner.models import CheckResult, Directives, Expectation, Plan, PlannedCheck, Target
 from runner.transports.ssh import SshPool, SshTransport
 from tests.fleet import Fleet, require_sshd, start_fleet, start_host, stop_host
 
@@ -296,7 +295,7 @@ _BENCH = textwrap.dedent(
     from pathlib import Path
     from runner.execute.scheduler import ExecuteOptions, execute_plan
     from runner.models import Directives, Expectation, Plan, PlannedCheck
-    from runner.transports.base import Target
+    from runner.models import Target
     from runner.transports.ssh import SshPool, SshTransport
 
     spec = json.loads(sys.stdin.read())

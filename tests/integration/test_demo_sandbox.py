@@ -15,10 +15,11 @@ import pytest
 from runner.demo.run import DEMO_TASK, demo_environment
 from runner.demo.sandbox import HOST_NAMES, MASTER_KEY_ENV, Sandbox
 from runner.evidence.baselines import BaselineStore
-from runner.execute.http import SshForwarder, run_probe
+from runner.execute.http import run_probe
 from runner.models import MustPassItem
+from runner.plan.mustpass import component_vars, playbook_checks
 from runner.project.inventory import load_inventory
-from runner.project.playbooks import component_vars, load_playbooks, playbook_checks
+from runner.project.playbooks import load_playbooks
 from runner.project.settings import PACKAGED_PLAYBOOKS
 from runner.transports.ssh import SshPool, SshTransport
 
@@ -277,7 +278,6 @@ async def test_every_shipped_playbook_probe_passes_through_the_sandbox_tunnels(
     inventory_vars = {name: target.vars for name, target in inventory.components.items()}
     environ = sandbox.environment()
     pool = SshPool(config=[])
-    forwarder = SshForwarder(pool)
     outcomes: dict[str, str] = {}
     try:
         for slug, playbook in playbooks.items():
@@ -295,14 +295,13 @@ async def test_every_shipped_playbook_probe_passes_through_the_sandbox_tunnels(
                         vars=component_vars(component, target.vars),
                         environ=environ,
                         redact=lambda text: text.replace(sandbox.master_key, "***"),
-                        forward=forwarder.for_target(target),
+                        forward=SshTransport(target, pool=pool).tunnel,
                         baselines=BaselineStore(sandbox.root / "baselines"),
                     )
                     outcomes[f"{slug}: {check.label} @{component}"] = (
                         f"{result.status} {result.reason or ''}{result.error or ''}"
                     )
     finally:
-        await forwarder.close()
         await pool.close()
     assert set(playbooks) == {"service-health", "end-to-end", "performance", "security"}
     assert len(outcomes) >= 12

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from runner.models import Target
 from runner.ops.inventory_check import check_inventory
 from runner.project.inventory import Inventory, load_inventory
-from runner.transports.base import Target
 from tests.fleet import Fleet
 
 

@@ -23,13 +23,8 @@ import pytest
 from runner.evidence.baselines import BaselineStore
 from runner.execute.http import run_probe
 from runner.models import CheckResult, MustPassItem
-from runner.project.playbooks import (
-    Settled,
-    component_vars,
-    load_playbooks,
-    playbook_checks,
-    resolve_check,
-)
+from runner.plan.mustpass import Settled, component_vars, playbook_checks, resolve_check
+from runner.project.playbooks import load_playbooks
 from runner.redact import build_redactor
 
 REPO = Path(__file__).resolve().parents[2]

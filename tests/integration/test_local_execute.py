@@ -23,8 +23,7 @@ from runner.execute.scheduler import (
     ExecuteOptions,
     execute_plan,
 )
-from runner.models import CheckResult, Directives, Expectation, Plan, PlannedCheck
-from runner.transports.base import Target
+from runner.models import CheckResult, Directives, Expectation, Plan, PlannedCheck, Target
 from runner.transports.local import LocalTransport, live_group_members
 
 REPO = Path(__file__).resolve().parents[2]
@@ -218,7 +217,7 @@ async def test_output_is_capped_without_memory_growth(tmp_path: Path) -> None:
         sys.path.insert(0, {str(REPO)!r})
         from runner.execute.scheduler import ExecuteOptions, execute_plan
         from runner.models import Directives, Expectation, Plan, PlannedCheck
-        from runner.transports.base import Target
+        from runner.models import Target
         from runner.transports.local import LocalTransport
 
         def hwm_kib():
@@ -493,7 +492,7 @@ def test_sudo_never_prompts_and_is_an_error(user_without_sudo: str) -> None:
         from runner.execute.capture import StreamCapture
         from runner.evaluate.command import evaluate
         from runner.models import Expectation
-        from runner.transports.base import Target
+        from runner.models import Target
         from runner.transports.local import LocalTransport
 
         async def main():

@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from runner.errors import ConnectError
+from runner.evaluate.http import json_path, status_matches
 from runner.evidence.baselines import BaselineStore
-from runner.execute.http import SshForwarder, json_path, run_probe, run_probe_on, status_matches
-from runner.models import MustPassItem, PlannedCheck
-from runner.project.playbooks import component_vars, parse_playbook, playbook_checks
+from runner.execute.http import run_probe, run_probe_on
+from runner.models import MustPassItem, PlannedCheck, Target
+from runner.plan.mustpass import component_vars, playbook_checks
+from runner.project.playbooks import parse_playbook
 from runner.redact import build_redactor
-from runner.transports.base import Target
+from runner.transports.ssh import SshTransport
 from tests.fleet import Fleet
 from tests.stand_ins import OllamaStandIn
 
@@ -341,15 +343,15 @@ expect: {status: [200]}
 async def test_via_ssh_reaches_a_service_on_the_hosts_loopback(
     fleet: Fleet, pool, ollama: OllamaStandIn
 ) -> None:
-    forwarder = SshForwarder(pool)
     target = fleet.target(0, component="llm-01", vars={"ollama_port": ollama.port})
+    transport = SshTransport(target, pool=pool)
     try:
         result = await run_probe_on(
             check_from(VIA_SSH),
             target,
             environ={},
             redact=build_redactor(),
-            forwarder=forwarder,
+            transport=transport,
             baselines=None,
         )
         assert result.status == "pass", result.reason or result.error
@@ -357,32 +359,29 @@ async def test_via_ssh_reaches_a_service_on_the_hosts_loopback(
         assert result.http is not None and result.http["via"] == "ssh"
         assert result.http["url"] == f"http://127.0.0.1:{ollama.port}/api/version"
         # It went through the tunnel's own local port, yet the service saw its own address.
-        listener = next(iter(forwarder._listeners.values()))
+        listener = next(iter(pool._listeners.values()))
         assert listener.get_port() != ollama.port
         assert ollama.seen[-1].headers["Host"] == f"127.0.0.1:{ollama.port}"
 
         port = ollama.port
         ollama.stop()
-        refused = await probe(check_from(VIA_SSH), port, forward=forwarder.for_target(target))
+        refused = await probe(check_from(VIA_SSH), port, forward=transport.tunnel)
         assert refused.status == "fail"
         assert refused.reason == (
             f"connection refused: http://127.0.0.1:{port}/api/version (through SSH to local)"
         )
     finally:
-        await forwarder.close()
+        await pool.close()
 
 
 async def test_via_ssh_to_an_unreachable_host_is_an_error(fleet: Fleet, pool) -> None:
-    forwarder = SshForwarder(pool)
     closed_port = fleet.target(0, port=1, connect_timeout=2.0)
-    try:
-        result = await probe(check_from(VIA_SSH), 9, forward=forwarder.for_target(closed_port))
-        assert result.status == "error"
-        assert result.error is not None and result.error.startswith("cannot open an SSH tunnel")
-        with pytest.raises(ConnectError):
-            await forwarder.forward_local(closed_port, "127.0.0.1", 9)
-    finally:
-        await forwarder.close()
+    transport = SshTransport(closed_port, pool=pool)
+    result = await probe(check_from(VIA_SSH), 9, forward=transport.tunnel)
+    assert result.status == "error"
+    assert result.error is not None and result.error.startswith("cannot open an SSH tunnel")
+    with pytest.raises(ConnectError):
+        await transport.tunnel("127.0.0.1", 9)
 
 
 async def test_via_ssh_on_a_local_target_connects_directly(ollama: OllamaStandIn) -> None:
@@ -392,7 +391,7 @@ async def test_via_ssh_on_a_local_target_connects_directly(ollama: OllamaStandIn
         target,
         environ={},
         redact=build_redactor(),
-        forwarder=None,
+        transport=None,
         baselines=None,
     )
     assert (result.status, result.host) == ("pass", "local")

@@ -13,7 +13,8 @@ import asyncssh
 import pytest
 
 from runner.errors import AuthError, ConnectError, HostKeyError
-from runner.transports.base import Process, Target
+from runner.models import Target
+from runner.transports.base import Process
 from runner.transports.ssh import (
     SshPool,
     SshTransport,

@@ -8,15 +8,8 @@ from pathlib import Path
 import pytest
 
 from runner.errors import EvidenceError, InputError
-from runner.evidence.baselines import (
-    BASELINE_SCHEMA,
-    BASELINES_SCHEMA,
-    Baseline,
-    BaselineStore,
-    judge,
-    percentile,
-    probe_slug,
-)
+from runner.evaluate.performance import Baseline, judge, percentile, probe_slug
+from runner.evidence.baselines import BASELINE_SCHEMA, BASELINES_SCHEMA, BaselineStore
 
 
 def base(p95: float, p50: float = 1.0) -> Baseline:

@@ -8,13 +8,8 @@ from __future__ import annotations
 import pytest
 
 from runner.bash.guard import mutation_reason
-from runner.lint.rules import (
-    Finding,
-    assigned_variables,
-    lint_command,
-    lint_shellcheck,
-    shellcheck_path,
-)
+from runner.lint.rules import Finding, assigned_variables, lint_command
+from runner.lint.shellcheck import lint_shellcheck, shellcheck_path
 
 
 def rules_of(

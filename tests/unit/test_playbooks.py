@@ -9,18 +9,20 @@ import pytest
 
 from runner.errors import InputError
 from runner.models import MustPassItem
+from runner.plan.mustpass import (
+    Settled,
+    component_role,
+    component_vars,
+    playbook_checks,
+    render_template,
+    resolve_check,
+)
 from runner.project.playbooks import (
     DEFAULT_VARS,
     MUST_PASS_SLUGS,
     SAMPLES_FROM_VARS,
-    Settled,
-    component_role,
-    component_vars,
     load_playbooks,
     parse_playbook,
-    playbook_checks,
-    render_template,
-    resolve_check,
 )
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,12 +9,8 @@ import pytest
 
 from runner.errors import EvidenceError
 from runner.models import CheckResult, RunRecord
-from runner.reporters.prometheus import (
-    escape_label_value,
-    metric_names,
-    render_textfile,
-    write_textfile,
-)
+from runner.evidence.store import atomic_write_bytes
+from runner.reporters.prometheus import escape_label_value, metric_names, render_textfile
 
 parser = pytest.importorskip(
     "prometheus_client.parser", reason="prometheus_client is needed to parse the textfile"
@@ -165,7 +161,7 @@ def test_no_records_still_parses() -> None:
 
 def test_write_textfile_replaces_atomically_and_is_world_readable(tmp_path: Path) -> None:
     target = tmp_path / "taskrun.prom"
-    write_textfile(target, "a 1\n")
+    write_textfile(target, "a 1\n")  # as `--prometheus PATH` writes it
     assert target.read_text() == "a 1\n"
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
     os.chmod(target, 0o640)
@@ -177,5 +173,9 @@ def test_write_textfile_replaces_atomically_and_is_world_readable(tmp_path: Path
 
 
 def test_write_textfile_into_a_missing_folder_is_an_evidence_error(tmp_path: Path) -> None:
-    with pytest.raises(EvidenceError, match="cannot write"):
+    with pytest.raises(EvidenceError, match="cannot save evidence"):
         write_textfile(tmp_path / "missing" / "taskrun.prom", "a 1\n")
+
+
+def write_textfile(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
