@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from runner.app.project import Project
 from runner.app.requests import ReportRequest
@@ -15,7 +14,7 @@ from runner.evaluate.verdict import outcome_exit_code
 from runner.evidence.store import iter_runs, load_run, prune_runs
 from runner.evidence.taskfile import read_snapshot, write_back
 from runner.models import RunRecord
-from runner.reporters.json import run_from_dict
+from runner.reporters.json import run_to_dict
 
 __all__ = ["run"]
 
@@ -45,12 +44,11 @@ def run(request: ReportRequest, console: Console) -> int:
     if chosen is None:
         known = ", ".join(rid for rid, _ in runs[-5:])
         raise InputError(f"no run {request.run_id!r} of {task_path} (latest: {known})")
-    data = load_run(chosen)
-    record = run_from_dict(data)
+    record = load_run(chosen)
     if request.apply:
         return _apply(console, project, ref.path, record)
     if request.json:
-        console.json(data)
+        console.json(run_to_dict(record))
     else:
         console.run_table(record)
     return outcome_exit_code(record.results) if record.state == "complete" else EXIT_COULD_NOT_RUN
@@ -69,9 +67,9 @@ def _apply(console: Console, project: Project, path: Path, record: RunRecord) ->
     return EXIT_OK
 
 
-def _history(console: Console, runs: Sequence[dict[str, Any]], *, as_json: bool) -> int:
+def _history(console: Console, runs: Sequence[RunRecord], *, as_json: bool) -> int:
     if as_json:
-        console.json({"schema": "taskrun.history/1", "runs": list(runs)})
+        console.json({"schema": "taskrun.history/1", "runs": [run_to_dict(r) for r in runs]})
     else:
         for line in history_lines(runs):
             console.text(line + "\n")

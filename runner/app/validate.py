@@ -274,7 +274,7 @@ async def _run_task(
     ]
     previous = previous_run(earlier, before_run_id=record.run_id)
     outcome.comparison = compare_runs(previous, record)
-    outcome.previous_run_id = previous.get("run_id") if previous else None
+    outcome.previous_run_id = previous.run_id if previous else None
 
     if request.check:
         differs, why = recorded_outcome_differs(snapshot.doc, record)

@@ -1,16 +1,14 @@
 """Compare a run with the task's previous run: what newly fails, what recovered, what changed.
 
-Pure: the previous run comes in as its run.json dict, the current one as a `RunRecord`.
+Pure: both runs come in as `RunRecord`s (run.json read back by `runner.evidence.store`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from runner.models import CheckResult, RunRecord
-from runner.reporters.json import result_from_dict, run_from_dict
 
 BROKEN = frozenset({"fail", "error"})
 _LISTED = 5  # names listed in one sentence before "and N more"
@@ -61,17 +59,14 @@ def compare_results(
     return Comparison(regressed, recovered, new_checks, gone_checks, changed=changed)
 
 
-def compare_runs(previous: Mapping[str, Any] | None, current: RunRecord) -> Comparison:
-    """Compare `current` with the previous run's run.json (None: the task's first run)."""
-    if previous is None:
-        return compare_results(None, current.results)
-    before = tuple(result_from_dict(c) for c in previous.get("checks") or ())
-    return compare_results(before, current.results)
+def compare_runs(previous: RunRecord | None, current: RunRecord) -> Comparison:
+    """Compare `current` with the previous run (None: the task's first run)."""
+    return compare_results(None if previous is None else previous.results, current.results)
 
 
 def previous_run(
-    runs: Sequence[Mapping[str, Any]], *, before_run_id: str | None = None
-) -> Mapping[str, Any] | None:
+    runs: Sequence[RunRecord], *, before_run_id: str | None = None
+) -> RunRecord | None:
     """The run to compare with: the latest finished (`complete`) run, oldest-first `runs`.
 
     Interrupted runs are partial, so comparing with one would report every check it did not
@@ -79,11 +74,11 @@ def previous_run(
     """
     candidates = list(runs)
     if before_run_id is not None:
-        ids = [r.get("run_id") for r in candidates]
+        ids = [r.run_id for r in candidates]
         if before_run_id in ids:
             candidates = candidates[: ids.index(before_run_id)]
     for run in reversed(candidates):
-        if run.get("state") == "complete":
+        if run.state == "complete":
             return run
     return None
 
@@ -150,15 +145,14 @@ def _when(record: RunRecord) -> str:
     return stamp
 
 
-def history_lines(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+def history_lines(runs: Sequence[RunRecord]) -> list[str]:
     """One line per run (oldest first, as `iter_runs` gives them) for `report --history`.
 
     `20261124T130550Z  2026-11-24 13:05:50Z  7/8 passed, 1 failed  regressed: …`; each run
     is compared with the last complete run before it.
     """
     lines = []
-    for index, run in enumerate(runs):
-        record = run_from_dict(run)
+    for index, record in enumerate(runs):
         parts = [record.run_id, _when(record), _counts(record)]
         if record.state != "complete":
             parts.append(f"({record.state})")
@@ -168,7 +162,7 @@ def history_lines(runs: Sequence[Mapping[str, Any]]) -> list[str]:
         before = previous_run(runs[:index]) if record.state == "complete" else None
         if before is not None:
             comparison = compare_runs(before, record)
-            change = describe(comparison, str(before.get("run_id") or "") or None)
+            change = describe(comparison, before.run_id or None)
             if change:
                 parts.append(change)
             elif comparison.changed:

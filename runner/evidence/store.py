@@ -15,12 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from runner.errors import EvidenceError
 from runner.evidence.atomic import write_atomic
 from runner.models import RunRecord
-from runner.reporters.json import run_to_dict
+from runner.reporters.json import run_from_dict, run_to_dict
 from runner.reporters.junit import render_junit
 from runner.reporters.markdown import render_summary
 
@@ -89,12 +88,15 @@ def write_reports(run_dir: RunDir, record: RunRecord) -> None:
 # --------------------------------------------------------------------------- reading back
 
 
-def load_run(path: Path) -> dict[str, Any]:
+def load_run(path: Path) -> RunRecord:
+    """A kept run, read back from its folder's run.json into a typed record."""
     try:
         data = json.loads((path / "run.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise EvidenceError(f"cannot read {path / 'run.json'}: {exc}") from exc
-    return data
+    if not isinstance(data, dict):
+        raise EvidenceError(f"cannot read {path / 'run.json'}: not a run document")
+    return run_from_dict(data)
 
 
 def iter_runs(reports: Path, *, task_id: str | None, task_path: str) -> list[tuple[str, Path]]:

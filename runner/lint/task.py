@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 from runner.lint.rules import Finding, assigned_variables, lint_command
 from runner.lint.shellcheck import lint_shellcheck
 from runner.models import Plan, PlannedCheck, TaskDocument
+from runner.project.components import Components
 
 LEVEL_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -61,9 +62,9 @@ def lint_task(
         )
         _remember_assignments(assigned, check)
         if inventory_components is not None:
-            known = set(inventory_components) | {"local"}
+            resolver = Components(tuple(inventory_components))
             for component in check.components:
-                if component not in known:
+                if resolver.canonical(component) is None:
                     findings.append(
                         Finding(
                             file=doc.path,

@@ -23,6 +23,8 @@ from runner.models import (
     PlannedCheck,
     TaskDocument,
 )
+from runner.plan.mustpass import playbook_checks
+from runner.project.components import Components
 
 GuardFn = Callable[[str], "str | None"]
 
@@ -44,6 +46,11 @@ class PlanContext:
     guard: GuardFn | None = None
     playbooks: Mapping[str, Any] | None = None  # slug → runner.project.playbooks.Playbook
     inventory_vars: Mapping[str, Mapping[str, object]] | None = None  # component → vars
+
+    @property
+    def components(self) -> Components:
+        """The one component resolver, over this inventory."""
+        return Components(self.inventory_components, self.inventory_groups or {})
 
 
 def slugify(name: str) -> str:
@@ -105,18 +112,14 @@ def _task_components(doc: TaskDocument, context: PlanContext, notes: list[str]) 
 
 
 def expand_components(names: Sequence[str], context: PlanContext) -> tuple[str, ...]:
-    """`global` → every inventory component; groups → their members; order kept, no repeats."""
-    if context.inventory_components is None:
-        return tuple(dict.fromkeys(names))
-    groups = context.inventory_groups or {}
+    """`global` → every inventory component; groups → their members; order kept, no repeats;
+    names compared case-insensitively (`runner.project.components`). A name the inventory
+    does not know stays as written: execute and lint say so."""
+    resolver = context.components
     expanded: list[str] = []
     for name in names:
-        if name == "global":
-            expanded.extend(context.inventory_components)
-        elif name in groups:
-            expanded.extend(groups[name])
-        else:
-            expanded.append(name)
+        found, unknown = resolver.expand([name])
+        expanded.extend(found or unknown)
     return tuple(dict.fromkeys(expanded))
 
 
@@ -315,8 +318,6 @@ def _must_pass_checks(
         slug = slugify(item.name)
         playbook = (context.playbooks or {}).get(slug)
         if playbook is not None and components:
-            from runner.plan.mustpass import playbook_checks
-
             checks.extend(
                 playbook_checks(
                     item,

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from runner.bash.split import split_block
 from runner.models import (
     Directives,
     Expectation,
@@ -159,8 +160,6 @@ def playbook_checks(
     When no entry applies, the item is one `not-run` check (manual), like an item without a
     playbook.
     """
-    from runner.bash.split import split_block
-
     inventory_vars = inventory_vars or {}
     line = item.line + 1
     checks: list[PlannedCheck] = []

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import AmbiguousTaskError, InputError
+from runner.markdown.document import parse_document
 from runner.models import TaskDocument
 
 TASK_MARKER = b"task id"  # cheap pre-filter: every task file spells its Task ID field
@@ -34,8 +35,6 @@ class TaskScan:
 
 def parse_task_bytes(data: bytes, path: str) -> TaskDocument:
     """The one seam to the parser."""
-    from runner.markdown.document import parse_document
-
     return parse_document(data, path)
 
 

@@ -15,8 +15,9 @@ import yaml
 
 from runner.errors import InputError
 from runner.models import Target
-from runner.transports import known_connections
+from runner.project.components import GLOBAL, LOCAL, Components
 from runner.project.yamlnodes import compose_yaml, construct_value, decode_yaml, is_null, node_line
+from runner.transports import known_connections
 
 __all__ = [
     "GLOBAL",
@@ -28,8 +29,6 @@ __all__ = [
     "parse_inventory",
 ]
 
-GLOBAL = "global"  # every component, in inventory order
-LOCAL = "local"  # this machine, no SSH
 TARGET_KEYS = (
     "host",
     "port",
@@ -72,31 +71,21 @@ class Inventory:
     components: dict[str, Target] = field(default_factory=dict)  # inventory order
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group → components
 
-    def resolve(self, names: Sequence[str]) -> tuple[list[Target], list[str]]:
-        """Targets for `names` (components, groups, `global`, `local`), in order, deduplicated;
-        names the inventory does not know are returned separately."""
-        targets: dict[str, Target] = {}
-        unknown: list[str] = []
-        for name in names:
-            members = self._expand(name)
-            if members is None:
-                if name not in unknown:
-                    unknown.append(name)
-                continue
-            for target in members:
-                targets.setdefault(target.component, target)
-        return list(targets.values()), unknown
+    @property
+    def resolver(self) -> Components:
+        return Components.of(tuple(self.components), self.groups)
 
-    def _expand(self, name: str) -> list[Target] | None:
-        if name in self.components:
-            return [self.components[name]]
-        if name.casefold() == GLOBAL:
-            return list(self.components.values())
-        if name in self.groups:
-            return [self.components[member] for member in self.groups[name]]
-        if name.casefold() == LOCAL:
-            return [Target(component=LOCAL, host=LOCAL, connection=LOCAL)]
-        return None
+    def resolve(self, names: Sequence[str]) -> tuple[list[Target], list[str]]:
+        """Targets for `names` (components, groups, `global`, `local`; case-insensitive), in
+        order, deduplicated; names the inventory does not know are returned separately."""
+        found, unknown = self.resolver.expand(names)
+        targets = [
+            self.components[name]
+            if name != LOCAL
+            else Target(component=LOCAL, host=LOCAL, connection=LOCAL)
+            for name in found
+        ]
+        return targets, list(unknown)
 
 
 # --------------------------------------------------------------------------- loading

@@ -16,7 +16,7 @@ from runner.ops.notify import (
     send_notification,
     state_changed,
 )
-from runner.reporters.json import run_to_dict
+from runner.reporters.json import run_from_dict, run_to_dict
 
 
 @dataclass
@@ -88,8 +88,8 @@ def _record(run_id: str, *results: CheckResult) -> RunRecord:
 PREVIOUS = _record("20261120T010000Z", _result("live", "pass"), _result("models", "fail"))
 
 
-def _previous_doc() -> dict:
-    return json.loads(json.dumps(run_to_dict(PREVIOUS)))
+def _previous_doc() -> RunRecord:
+    return run_from_dict(json.loads(json.dumps(run_to_dict(PREVIOUS))))
 
 
 def test_a_regression_posts_once_with_slack_text(webhook: Recorder) -> None:

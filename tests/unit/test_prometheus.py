@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from runner.errors import EvidenceError
-from runner.models import CheckResult, RunRecord
 from runner.evidence.store import atomic_write_bytes
+from runner.models import CheckResult, RunRecord
 from runner.reporters.prometheus import escape_label_value, metric_names, render_textfile
 
 parser = pytest.importorskip(

@@ -54,9 +54,13 @@ def _record(run_id: str, *results: CheckResult, state: str = "complete") -> RunR
     )
 
 
-def _doc(record: RunRecord) -> dict:
+def _json(record: RunRecord) -> dict:
     # Through real JSON, as stored run.json files come back.
     return json.loads(json.dumps(run_to_dict(record)))
+
+
+def _doc(record: RunRecord) -> RunRecord:
+    return run_from_dict(_json(record))
 
 
 def _ids(results: tuple[CheckResult, ...]) -> list[str]:
@@ -162,8 +166,8 @@ def test_run_from_dict_inverts_run_to_dict() -> None:
         http={"url": "http://x"},
     )
     original = _record("20261120T010000Z", rich, _result("db", "error"))
-    assert run_to_dict(run_from_dict(_doc(original))) == run_to_dict(original)
-    assert run_from_dict(_doc(original)).results == original.results
+    assert run_to_dict(run_from_dict(_json(original))) == run_to_dict(original)
+    assert run_from_dict(_json(original)).results == original.results
 
 
 def test_previous_run_skips_interrupted_runs_and_the_current_one() -> None:
@@ -172,8 +176,8 @@ def test_previous_run_skips_interrupted_runs_and_the_current_one() -> None:
         _doc(_record("20261120T010000Z", _result("live", "pass"), state="interrupted")),
         _doc(_record("20261121T010000Z", _result("live", "fail"))),
     ]
-    assert previous_run(runs)["run_id"] == "20261121T010000Z"
-    assert previous_run(runs, before_run_id="20261121T010000Z")["run_id"] == "20261119T010000Z"
+    assert previous_run(runs).run_id == "20261121T010000Z"
+    assert previous_run(runs, before_run_id="20261121T010000Z").run_id == "20261119T010000Z"
     assert previous_run(runs[1:2]) is None
     assert previous_run([]) is None
 
