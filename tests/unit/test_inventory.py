@@ -338,3 +338,51 @@ def test_a_group_listed_under_two_parents_gets_both_members_once(tmp_path: Path)
     inventory = import_ansible(write(tmp_path, text, "hosts.yaml"))
     assert inventory.groups["db"] == ("db1", "db2")
     assert inventory.groups["east"] == inventory.groups["west"] == ("db1", "db2")
+
+
+# --------------------------------------------------------------------------- connections
+
+
+def test_connection_chooses_the_transport_and_host_local_means_local(tmp_path: Path) -> None:
+    text = """\
+components:
+  a: {host: 10.0.0.1}
+  b: {host: 10.0.0.2, connection: local}
+  c: {host: local}
+"""
+    inventory = load_inventory(write(tmp_path, text))
+    assert [t.connection for t in inventory.components.values()] == ["ssh", "local", "local"]
+
+
+def test_an_unknown_connection_is_an_input_error_naming_the_known_ones(tmp_path: Path) -> None:
+    text = "components:\n  a: {host: 10.0.0.1, connection: docker}\n"
+    with pytest.raises(InputError) as caught:
+        load_inventory(write(tmp_path, text))
+    assert str(caught.value) == (
+        f"{tmp_path / 'inventory.yaml'}(2): components.a.connection: unknown connection "
+        "'docker' (known: ssh, local)"
+    )
+
+
+@pytest.mark.parametrize("plugin", ["winrm", "docker", "community.docker.docker"])
+def test_an_ansible_connection_taskrun_cannot_run_is_an_input_error(
+    tmp_path: Path, plugin: str
+) -> None:
+    text = f"all:\n  hosts:\n    win1: {{ansible_host: 10.0.0.5, ansible_connection: {plugin}}}\n"
+    with pytest.raises(InputError, match=rf"win1.ansible_connection: '{plugin}' is not supported"):
+        load_inventory(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("plugin", "expected"), [("ssh", "ssh"), ("smart", "ssh"), ("local", "local")]
+)
+def test_ansible_connections_taskrun_runs(tmp_path: Path, plugin: str, expected: str) -> None:
+    text = f"all:\n  hosts:\n    h1: {{ansible_host: 10.0.0.5, ansible_connection: {plugin}}}\n"
+    assert load_inventory(write(tmp_path, text)).components["h1"].connection == expected
+
+
+def test_component_names_resolve_case_insensitively(tmp_path: Path) -> None:
+    inventory = load_inventory(write(tmp_path, EXAMPLE))
+    targets, unknown = inventory.resolve(["Global", "LLM-01"])
+    assert [t.component for t in targets] == ["api-gateway", "llm-01", "orc"]
+    assert unknown == []

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner.bash.split import parse_directive_comment, parse_fence_info, split_block
+from runner.bash.directives import parse_directive_comment, parse_fence_info
+from runner.bash.split import split_block
 from runner.errors import InputError
 from runner.models import Directives
 
