@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,8 @@ NOT_RUN_SHELL_EXITED = "not run: shell exited"
 NOT_RUN_TIMED_OUT = "not run: block timed out"
 MANUAL_REASON = "needs a person's sign-off"
 HTTP_NOT_SUPPORTED = "http probes not supported yet"
+# Kinds that run in a target's bash session; every other runnable kind is in `RUNNERS`.
+SHELL_KINDS = ("command", "setup")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,37 @@ class ExecuteOptions:
     probe_env: Mapping[str, str] | None = None
     baselines: BaselineStore | None = None
     block_timeout: float | None = None  # per session (block × target); None: no limit
+
+
+@dataclass(frozen=True, slots=True)
+class StepContext:
+    """What a session-less check's runner gets besides the check and its target."""
+
+    environ: Mapping[str, str]
+    redact: Redactor
+    transport: Transport | None  # None: the target is this machine
+    baselines: BaselineStore | None
+
+
+StepRunner = Callable[[PlannedCheck, Target, StepContext], Awaitable[CheckResult]]
+
+
+async def _http_step(check: PlannedCheck, target: Target, context: StepContext) -> CheckResult:
+    return await run_probe_on(
+        check,
+        target,
+        environ=context.environ,
+        redact=context.redact,
+        transport=context.transport,
+        baselines=context.baselines,
+    )
+
+
+# The check kinds that run without a bash session, by `PlannedCheck.kind`. Adding a kind (a
+# TCP or TLS probe) is a runner module and one line here; the plan gives checks the kind.
+RUNNERS: dict[str, StepRunner] = {
+    "http": _http_step,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +183,7 @@ class _Run:
         target = self.targets.get(item.component)
         if target is None or item.check.source != "must-pass":
             return item
-        if item.check.kind not in ("command", "setup", "http"):
+        if item.check.kind not in (*SHELL_KINDS, *RUNNERS):
             return item
         resolved = resolve_check(
             item.check,
@@ -195,7 +228,7 @@ class _Run:
             )
         if check.kind == "http" and self.options.probe_env is None:
             return "error", HTTP_NOT_SUPPORTED
-        if check.kind not in ("command", "setup", "http"):
+        if check.kind not in (*SHELL_KINDS, *RUNNERS):
             return "error", f"unknown check kind {check.kind!r}"
         return None
 
@@ -209,8 +242,8 @@ class _Run:
 
     async def _run_unit(self, session_name: str, component: str, items: list[_Item]) -> None:
         target = self.targets[component]
-        if all(item.check.kind == "http" for item in items):
-            await self._run_probes(target, items)
+        if all(item.check.kind in RUNNERS for item in items):
+            await self._run_steps(target, items)
             return
         session_log = self._session_log(session_name, component)
         try:
@@ -230,27 +263,24 @@ class _Run:
             await session.close()
             session_log.close()
 
-    async def _run_probes(self, target: Target, items: list[_Item]) -> None:
-        """HTTP probes need no bash session; they go from the runner (or through the
-        component's transport tunnel for `via: ssh`)."""
-        assert self.options.probe_env is not None
+    async def _run_steps(self, target: Target, items: list[_Item]) -> None:
+        """Checks that need no bash session (HTTP probes, …): each by its kind's runner,
+        from the runner or through the component's transport (a tunnel for `via: ssh`)."""
         for item in items:
             self.on_event(CheckStarted(item.result_id, item.component))
             try:
                 transport = None if target.is_local else self._transport(target)
             except TransportError as exc:
-                self._finish(
-                    item, self._result(item, status="error", message=str(exc)), announced=True
-                )
+                failed = self._result(item, status="error", message=str(exc))
+                self._finish(item, failed, announced=True)
                 continue
-            result = await run_probe_on(
-                item.check,
-                target,
-                environ=self.options.probe_env,
+            context = StepContext(
+                environ=self.options.probe_env or {},
                 redact=self.options.redact,
                 transport=transport,
                 baselines=self.options.baselines,
             )
+            result = await RUNNERS[item.check.kind](item.check, target, context)
             self._finish(item, replace(result, id=item.result_id), announced=True)
 
     def _transport(self, target: Target) -> Transport:
