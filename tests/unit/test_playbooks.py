@@ -10,6 +10,7 @@ import pytest
 from runner.errors import InputError
 from runner.models import MustPassItem
 from runner.plan.mustpass import (
+    NotApplicable,
     Settled,
     component_role,
     component_vars,
@@ -155,7 +156,7 @@ def test_a_valid_playbook_parses_into_entries_with_lines() -> None:
         (
             "checks:\n  - name: a\n    http:\n      url: http://x/\n      via: ssh2\n",
             5,
-            "`runner` or `ssh`",
+            "`runner`, `ssh` or `local`",
         ),
         (
             "checks:\n  - name: a\n    http:\n      url: http://x/\n"
@@ -417,14 +418,14 @@ def test_named_components_and_star_apply_too() -> None:
 # --------------------------------------------------------------------------- per component
 
 
-def test_resolve_check_skips_on_a_null_when_var_and_renders_otherwise(shipped) -> None:
+def test_resolve_check_drops_a_null_when_var_and_renders_otherwise(shipped) -> None:
     unit = playbook_checks(item(), shipped["service-health"], ("api-gateway",))[0]
     skipped = resolve_check(
         unit,
         component="api-gateway",
         vars=component_vars("api-gateway", {"gateway_unit": None}),
     )
-    assert skipped == Settled("skip", "gateway_unit is null for api-gateway")
+    assert skipped == NotApplicable("not applicable: gateway_unit is null for api-gateway")
     ready = resolve_check(unit, component="api-gateway", vars=component_vars("api-gateway"))
     assert not isinstance(ready, Settled)
     assert ready.command == "systemctl is-active --quiet hx-litellm-gateway.service"
