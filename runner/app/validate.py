@@ -21,6 +21,7 @@ from runner.clock import iso_utc
 from runner.console import Console
 from runner.errors import (
     EXIT_CHECK_DRIFT,
+    EXIT_COULD_NOT_RUN,
     EXIT_OK,
     EXIT_SIGINT,
     EXIT_SIGTERM,
@@ -39,7 +40,7 @@ from runner.evaluate.regressions import (
     previous_run,
     regression_names,
 )
-from runner.evaluate.verdict import outcome_exit_code
+from runner.evaluate.verdict import outcome_exit_code, unverified_reason
 from runner.evidence.baselines import BaselineStore
 from runner.evidence.store import (
     atomic_write_bytes,
@@ -263,6 +264,12 @@ async def _run_task(
     if interrupt.signum is not None:
         outcome.exit_code = EXIT_SIGTERM if interrupt.signum == signal.SIGTERM else EXIT_SIGINT
         outcome.messages.append("interrupted: evidence so far kept, task file untouched")
+        return outcome
+    unverified = unverified_reason(results)
+    if unverified is not None:
+        # Nothing ran against a target: not a pass, and no status to write.
+        outcome.exit_code = EXIT_COULD_NOT_RUN
+        outcome.messages.append(f"nothing could be verified: {task_path}: {unverified}")
         return outcome
 
     earlier = [

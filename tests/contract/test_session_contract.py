@@ -16,6 +16,7 @@ from runner.execute.session import (
     CommandOutcome,
     _Demux,
     effective_exit_code,
+    is_negated,
 )
 from runner.models import Expectation
 from runner.transports.base import Transport
@@ -260,6 +261,9 @@ async def test_markers_split_across_chunks(chunk_size: int) -> None:
 @pytest.mark.parametrize(
     ("rc", "pipestatus", "pipefail", "expected"),
     [
+        (0, (0, 1), True, 0),  # `while a | grep -q x` ended: bash's 0, not the pipeline's 1
+        (1, (0, 0), True, 1),  # `if …; then ! a | b; fi`: bash's 1
+        (0, (141, 0), True, 0),  # `if yes | head -1; then …; fi` with no else: bash's 0
         (141, (141, 0), True, 0),
         (141, (141, 141, 0), True, 0),
         (1, (1, 141, 0), True, 1),
@@ -273,6 +277,30 @@ def test_effective_exit_code(
     rc: int, pipestatus: tuple[int, ...], pipefail: bool, expected: int
 ) -> None:
     assert effective_exit_code(rc, pipestatus, pipefail=pipefail) == expected
+
+
+@pytest.mark.parametrize(
+    ("rc", "pipestatus", "expected"),
+    [
+        (0, (141, 0), 1),  # `! yes | head -1`: the pipeline succeeded, so the negation fails
+        (1, (0, 0), 1),  # `! a | grep -q x` found x
+        (0, (0, 1), 0),  # … did not find it
+        (0, (141, 1), 0),  # `! cat big | grep -q x`, x absent: grep's 1 decides
+        (0, (1, 0), 0),  # `! false | true`: pipefail's 1, inverted
+    ],
+)
+def test_effective_exit_code_of_a_negated_pipeline(
+    rc: int, pipestatus: tuple[int, ...], expected: int
+) -> None:
+    assert effective_exit_code(rc, pipestatus, pipefail=True, negated=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("command", "negated"),
+    [("! grep x f | wc -l", True), ("  !\tfalse", True), ("!false", False), ("a != b", False)],
+)
+def test_is_negated(command: str, negated: bool) -> None:
+    assert is_negated(command) is negated
 
 
 async def test_locale_and_non_login_shell(session_transport: Transport) -> None:
