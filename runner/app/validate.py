@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -115,7 +115,7 @@ def validate(
                 path=project.relpath(planned.path),
             )
 
-    def job(planned: PlannedTask) -> Callable[[Shared, Interrupt], object]:
+    def job(planned: PlannedTask) -> Callable[[Shared, Interrupt], Awaitable[TaskRunOutcome]]:
         async def one(shared: Shared, interrupt: Interrupt) -> TaskRunOutcome:
             return await _run_task(
                 planned, request, project, console, shared, interrupt, batch=request.all_tasks
@@ -228,7 +228,7 @@ async def _run_task(
                 default_timeout=request.timeout or settings.timeout,
                 allow_mutating=request.allow_mutating,
                 env_for=lambda target: _exported_env(target, environ),
-                redact=redactor.mask,
+                redact=redactor,  # extended per session with the host's own secrets
                 probe_env=environ,
                 baselines=shared.get(
                     "baselines",

@@ -37,7 +37,7 @@ import string
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from runner.errors import ConnectError, InputError
 from runner.execute.capture import Sink
@@ -232,11 +232,14 @@ class _Demux:
         self._sinks: dict[int, Sink] = {}
         self.ends: dict[int, asyncio.Future[_EndMarker | None]] = {}
         self.eof = False
+        self.released = False
 
     def expect(self, seq: int, sink: Sink) -> asyncio.Future[_EndMarker | None]:
         self._sinks[seq] = sink
         future: asyncio.Future[_EndMarker | None] = asyncio.get_running_loop().create_future()
         self.ends[seq] = future
+        if self.released:
+            future.set_result(None)  # the shell is gone: nothing will end this command
         return future
 
     def feed(self, chunk: bytes) -> None:
@@ -267,6 +270,11 @@ class _Demux:
             self._current.write(bytes(self._buf))
             self._buf.clear()
         self.eof = True
+        self.release()
+
+    def release(self) -> None:
+        """No end marker is coming any more: whoever waits for one gets None."""
+        self.released = True
         for future in self.ends.values():
             if not future.done():
                 future.set_result(None)
@@ -345,6 +353,7 @@ class BlockSession:
             asyncio.ensure_future(_pump(process.stderr(), self._err)),
         ]
         self._exit_watch: asyncio.Future[int | None] = asyncio.ensure_future(process.wait())
+        self._exit_watch.add_done_callback(self._on_exit)
         self._background: list[int] = []
         self.exited = False
         self.exit_status: int | None = None
@@ -465,26 +474,19 @@ class BlockSession:
     async def _ended(
         self, ends: list[asyncio.Future[_EndMarker | None]], timeout: float | None
     ) -> bool:
-        """Wait for both end markers; False when `timeout` passed first. When the shell
-        process exits first, its last output gets `EXIT_DRAIN_S` to arrive (a background job
-        may hold the pipes open, so EOF may never come)."""
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while not all(future.done() for future in ends):
-            if self._exit_watch.done():
-                await asyncio.wait(ends, timeout=EXIT_DRAIN_S)
-                return True
-            remaining = None if deadline is None else deadline - loop.time()
-            if remaining is not None and remaining <= 0:
-                return False
-            waiting: list[asyncio.Future[Any]] = [f for f in ends if not f.done()]
-            waiting.append(self._exit_watch)
-            await asyncio.wait(
-                waiting,
-                timeout=remaining,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        return True
+        """Wait for both end markers (None for a marker that never came: EOF, or the shell
+        process exited); False when `timeout` passed first."""
+        done, _ = await asyncio.wait(ends, timeout=timeout)
+        return len(done) == len(ends)
+
+    def _on_exit(self, _watch: asyncio.Future[int | None]) -> None:
+        """The shell process is gone: its last output gets `EXIT_DRAIN_S` to arrive, then
+        whoever waits for an end marker stops waiting (a background job may hold the pipes
+        open, so EOF may never come)."""
+        if not self._exit_watch.cancelled():
+            loop = asyncio.get_running_loop()
+            loop.call_later(EXIT_DRAIN_S, self._out.release)
+            loop.call_later(EXIT_DRAIN_S, self._err.release)
 
     async def _timed_out(
         self,

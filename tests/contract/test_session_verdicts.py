@@ -9,6 +9,7 @@ oracle; the SIGPIPE cases, where taskrun deliberately differs from pipefail, are
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 
@@ -124,6 +125,28 @@ async def test_kill_dollar_dollar_is_seen_even_while_a_job_holds_the_pipes(
     assert ran[0].outcome.error == "shell killed by SIGTERM"
     assert time.monotonic() - started < 8
     assert processes_with_argv("sleep", seconds) == []
+
+
+async def test_a_shell_killed_between_commands_does_not_hang_the_next(
+    session_transport: Transport,
+) -> None:
+    session = await BlockSession.open(session_transport)
+    try:
+        sinks = [StreamCapture(None) for _ in range(4)]
+        first = await session.run(
+            "(sleep 0.2; kill -KILL $$) >/dev/null 2>&1 &",
+            stdout=sinks[0],
+            stderr=sinks[1],
+            timeout=10,
+        )
+        assert first.exit_code == 0
+        await asyncio.sleep(1.5)
+        started = time.monotonic()
+        later = await session.run("echo x", stdout=sinks[2], stderr=sinks[3], timeout=30)
+        assert time.monotonic() - started < 5
+        assert later.shell_exited and later.ended != "timeout"
+    finally:
+        await session.close()
 
 
 async def test_exit_with_a_signal_like_status_is_just_a_status(
