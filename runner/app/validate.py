@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -115,7 +115,7 @@ def validate(
                 path=project.relpath(planned.path),
             )
 
-    def job(planned: PlannedTask) -> Callable[[Shared, Interrupt], Awaitable[TaskRunOutcome]]:
+    def job(planned: PlannedTask) -> Callable[[Shared, Interrupt], object]:
         async def one(shared: Shared, interrupt: Interrupt) -> TaskRunOutcome:
             return await _run_task(
                 planned, request, project, console, shared, interrupt, batch=request.all_tasks

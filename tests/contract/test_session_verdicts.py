@@ -172,6 +172,7 @@ async def test_after_a_timeout_the_block_goes_on_in_the_same_shell(
             f'x=$(sleep {seconds}; echo sub); echo "after $x"',
             "while :; do :; done; echo after",
             f"until false; do sleep {seconds}; done",
+            f"bash -c \"trap '' TERM; sleep {seconds}\"; echo after",  # deaf to TERM: KILL
             'echo "$X still"',
         ],
         timeout=1.0,
@@ -184,12 +185,13 @@ async def test_after_a_timeout_the_block_goes_on_in_the_same_shell(
         "timeout",
         "timeout",
         "timeout",
+        "timeout",
         "done",
     ]
     assert not any(o.shell_exited for o in outcomes)
     assert ran[2].out == "kept exported /tmp\n"
-    assert [ran[i].out for i in (1, 3, 4, 5)] == ["", "", "", ""]  # nothing after the kill
-    assert ran[6].out == "kept still\n"
+    assert [ran[i].out for i in (1, 3, 4, 5, 6)] == ["", "", "", "", ""]  # nothing after
+    assert ran[7].out == "kept still\n"
     assert processes_with_argv("sleep", seconds) == []
 
 
