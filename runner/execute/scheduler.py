@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from runner.bash.rules import CANNOT_SEE
 from runner.errors import TransportError
 from runner.evaluate.command import evaluate, format_seconds
 from runner.evidence.baselines import BaselineStore
@@ -222,10 +223,9 @@ class _Run:
         if item.component not in self.targets:
             return "error", f"component {item.component} is not in the inventory"
         if check.guard_reason and not (self.options.allow_mutating or check.directives.mutating_ok):
-            return "skip", (
-                f"state-changing command: {check.guard_reason} "
-                "(use --allow-mutating or mutating=ok)"
-            )
+            # "cannot see what runs (…)" is its own reason: the guard fails closed
+            what = "" if check.guard_reason.startswith(CANNOT_SEE) else "state-changing command: "
+            return "skip", f"{what}{check.guard_reason} (use --allow-mutating or mutating=ok)"
         if check.kind == "http" and self.options.probe_env is None:
             return "error", HTTP_NOT_SUPPORTED
         if check.kind not in (*SHELL_KINDS, *RUNNERS):
