@@ -30,6 +30,13 @@ from runner.project.settings import (
     load_settings,
     playbooks_dir_or_packaged,
 )
+from runner.redact import (
+    Redactor,
+    build_redactor,
+    is_secret_name,
+    secret_variable_names,
+    unmaskable_names,
+)
 
 __all__ = ["PlannedTask", "Project"]
 
@@ -66,6 +73,7 @@ class Project:
         self.environ = environ
         self.clock = clock
         self._planning: _Planning | None = None
+        self._redactor: Redactor | None = None
 
     @classmethod
     def open(
@@ -129,6 +137,41 @@ class Project:
             plan,
             provided_env=provided,
             inventory_components=None if inventory is None else tuple(inventory.components),
+        )
+
+    # ------------------------------------------------------------------ secrets
+    @property
+    def redactor(self) -> Redactor:
+        """The one redactor of this command: the inventory's `secrets` and every secret-named
+        variable of the runner's environment (plan, dry-run, output, reports, task file,
+        notifications). A run adds what hosts report (`Redactor.add_values`)."""
+        if self._redactor is None:
+            secret_values = [
+                self.environ[name] for name in self._secret_names() if self.environ.get(name)
+            ]
+            self._redactor = build_redactor(secret_values=secret_values, environ=self.environ)
+        return self._redactor
+
+    def _secret_names(self) -> list[str]:
+        inventory = self.inventory
+        if inventory is None:
+            return []
+        return [name for target in inventory.components.values() for name in target.secrets]
+
+    def unmaskable_note(self, plan: Plan) -> str | None:
+        """Which secrets this task touches have values too short (or a boolean or a number)
+        to mask: they would show in output, so `plan` says so."""
+        names = set(self._secret_names())
+        inventory = self.inventory
+        if inventory is not None:
+            names |= {n for t in inventory.components.values() for n in t.env if is_secret_name(n)}
+        names |= secret_variable_names(c.command for c in plan.checks)
+        shown = unmaskable_names(names, self.environ)
+        if not shown:
+            return None
+        return (
+            f"not maskable: {', '.join(shown)} (values shorter than 8 characters, booleans and "
+            "numbers are not masked; they show in output)"
         )
 
     # ------------------------------------------------------------------ paths and dates

@@ -401,8 +401,8 @@ class _Run:
             stdout_tail=stdout.tail,
             stderr_tail=stderr.tail,
             log_paths=tuple(log_paths),
-            reason=None if status == "error" else message,
-            error=message if status == "error" else None,
+            reason=None if status == "error" or message is None else self.options.redact(message),
+            error=self.options.redact(message) if status == "error" and message else None,
             flaky=status == "pass" and len(attempts) > 1,
             attempts=tuple(attempts) if retries else (),
             line=check.line,
@@ -458,8 +458,8 @@ class _Run:
             host=target.display if target is not None else "",
             command=self.options.redact(check.command) if check.kind != "not-run" else None,
             status=status,
-            reason=None if status == "error" else message,
-            error=message if status == "error" else None,
+            reason=None if status == "error" else self.options.redact(message),
+            error=self.options.redact(message) if status == "error" else None,
             line=check.line,
         )
 
