@@ -6,6 +6,7 @@ from runner.app.project import Project
 from runner.app.requests import PlanRequest
 from runner.console import Console
 from runner.errors import EXIT_OK
+from runner.project.settings import settings_file_note
 from runner.reporters.json import plan_to_dict
 
 __all__ = ["run"]
@@ -17,6 +18,9 @@ def run(request: PlanRequest, console: Console) -> int:
     redactor = project.redactor
     console.mask = redactor.mask
     notes = list(planned.notes)
+    settings_note = settings_file_note(project.settings)
+    if settings_note:
+        notes.insert(0, settings_note)
     unmaskable = project.unmaskable_note(planned.plan)
     if unmaskable:
         notes.append(unmaskable)

@@ -201,8 +201,8 @@ def _load_planning(settings: Settings) -> _Planning:
     loaded = load_playbooks(must_pass_dir) if must_pass_dir.is_dir() else {}
     read_only_posts = tuple(settings.read_only_posts)
 
-    def guard(command: str) -> str | None:
-        return mutation_reason(command, read_only_posts=read_only_posts)
+    def guard(command: str, *, functions: Mapping[str, str] | None = None) -> str | None:
+        return mutation_reason(command, read_only_posts=read_only_posts, functions=functions)
 
     context = PlanContext(
         default_component=settings.default_component, guard=guard, playbooks=loaded

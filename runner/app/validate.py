@@ -56,6 +56,7 @@ from runner.models import CheckResult, Plan, RunRecord, Target
 from runner.ops.notify import notify_on_change
 from runner.plan.select import filter_plan, selected_by_status
 from runner.project.discovery import TaskRef, scan_tasks
+from runner.project.settings import settings_file_note
 from runner.reporters import REPORTERS
 from runner.reporters.github import workflow_annotations, workspace_root
 from runner.transports import transport_for
@@ -85,6 +86,9 @@ def validate(
     """Run the tasks; (outcomes, exit code)."""
     _check_request(request)
     project = project or Project.open(request.project)
+    settings_note = settings_file_note(project.settings)
+    if settings_note:
+        console.info(settings_note)
     if request.all_tasks:
         refs = _select_tasks(console, project, statuses=request.statuses, since=request.since)
     else:

@@ -16,6 +16,7 @@ import yaml
 from runner.errors import InputError
 from runner.models import Target
 from runner.project.components import GLOBAL, LOCAL, Components
+from runner.project.trust import read_trusted
 from runner.project.yamlnodes import compose_yaml, construct_value, decode_yaml, is_null, node_line
 from runner.transports import known_connections
 
@@ -98,7 +99,7 @@ def load_inventory(path: Path, *, required: bool = True, home: Path | None = Non
     an empty inventory.
     """
     try:
-        data = path.read_bytes()
+        data = read_trusted(path, what="inventory", shown=str(path))
     except FileNotFoundError:
         if required:
             raise InputError("inventory file not found", path=str(path)) from None
@@ -116,7 +117,7 @@ def load_inventory(path: Path, *, required: bool = True, home: Path | None = Non
 def import_ansible(path: Path, *, home: Path | None = None) -> Inventory:
     """Read an Ansible YAML inventory: hosts become components, groups usable names."""
     try:
-        data = path.read_bytes()
+        data = read_trusted(path, what="inventory", shown=str(path))
     except OSError as exc:
         raise InputError(f"cannot read inventory: {exc}", path=str(path)) from exc
     text = decode_yaml(data, path=str(path))
