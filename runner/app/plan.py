@@ -15,6 +15,7 @@ __all__ = ["run"]
 def run(request: PlanRequest, console: Console) -> int:
     project = Project.open(request.project)
     planned = project.plan_query(request.task, with_lint=True)
+    project.learn_commands([planned.plan])
     redactor = project.redactor
     console.mask = redactor.mask
     notes = list(planned.notes)

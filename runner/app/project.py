@@ -7,7 +7,7 @@ Every `runner.app` command module starts from one `Project`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,7 @@ from runner.redact import (
     Redactor,
     build_redactor,
     is_secret_name,
+    literal_credentials,
     secret_variable_names,
     unmaskable_names,
 )
@@ -151,6 +152,11 @@ class Project:
             ]
             self._redactor = build_redactor(secret_values=secret_values, environ=self.environ)
         return self._redactor
+
+    def learn_commands(self, plans: Iterable[Plan]) -> None:
+        """Credentials written literally in the planned commands are masked everywhere too."""
+        commands = (check.command for plan in plans for check in plan.checks)
+        self.redactor.add_values(literal_credentials(commands))
 
     def _secret_names(self) -> list[str]:
         inventory = self.inventory

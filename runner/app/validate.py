@@ -105,6 +105,7 @@ def validate(
         return [], EXIT_OK
     # One redactor for the whole command: the dry-run, every task's output, reports, the task
     # file and notifications all mask the same secrets (a value only a host has is added to it).
+    project.learn_commands(p.plan for p in planned_tasks)
     redactor = project.redactor
     console.mask = redactor.mask
     if request.dry_run:

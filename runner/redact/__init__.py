@@ -32,13 +32,14 @@ _VARIABLE_USE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _NOT_SECRET = re.compile(r"(?i)true|false|yes|no|on|off|[-+]?[0-9]+(?:[.,][0-9]+)*")
 
 # A value after `=` or a header colon: a quoted value runs to its closing quote (spaces and
-# all); an unquoted one to the next blank or shell metacharacter.
+# all); an unquoted one to the next blank or shell metacharacter. No value takes a backslash:
+# masking JSON text (`"X_TOKEN=\"v\""`) must never eat the escape of a quote.
 _QUOTED_OR_WORD = (
     r"(?:(?<=')[^'\n]+(?=')"
     r"|(?<=\")(?:[^\"\n$]|\$(?![{A-Za-z_(]))+(?=\")"  # "…$VAR…" is a reference: left alone
-    r"|(?<![\"'])[^\s\"'&#;|)]+)"
+    r"|(?<![\"'])[^\s\"'&#;|)\\]+)"
 )
-_VALUE = r"[^\s\"',;]+"
+_VALUE = r"[^\s\"',;\\]+"
 _HEADER_GAP = r"[\"']?[ \t]*:[ \t]*[\"']?"
 # Values that are plainly no secret (`ENABLE_AUTH=true`)
 _NOT_A_VALUE = r"(?!(?i:true|false|yes|no)\b)"
@@ -133,10 +134,10 @@ def _credential_branches() -> list[str]:
             + ")"
         )
     # scheme://user:pass@host
-    branches.append(r"://[^\s:/@]+:(?P<v>[^\s@/]+)(?=@)")
+    branches.append(r"://[^\s:/@]+:(?P<v>[^\s@/\\]+)(?=@)")
     # curl -u user:pass / --user user:pass
     branches.append(
-        r"-(?<=\s-)(?:u|-user|-proxy-user|U)(?:[ \t]+|=)?[\"']?[^\s:\"']+:(?P<v>[^\s\"']+)"
+        r"-(?<=\s-)(?:u|-user|-proxy-user|U)(?:[ \t]+|=)?[\"']?[^\s:\"']+:(?P<v>[^\s\"'\\]+)"
     )
     return branches
 
@@ -200,7 +201,11 @@ class Redactor:
         self._lock = threading.Lock()
         self._values: frozenset[str] = frozenset()
         self._literals: tuple[str, ...] = ()
-        self.pattern: re.Pattern[str] = re.compile(_by_first_character(list(_CREDENTIAL_BRANCHES)))
+        # Two passes: the known values first (longest first), then the credential patterns. A
+        # pattern that starts earlier (`API_KEY=` before a value with `&` in it) must not eat
+        # the start of a known value and leave its end in clear.
+        self.values_pattern: re.Pattern[str] | None = None
+        self.pattern: re.Pattern[str] = _CREDENTIALS
         self.repeat = False
         self.add_values(values)
 
@@ -224,12 +229,10 @@ class Redactor:
                     literals.add(value.strip())
                 literals |= derived_forms(value)
             ordered = sorted(literals, key=lambda v: (-len(v), v))
-            # Literal secrets first, longest first: a secret that is a prefix of another, or that
-            # also looks like a header value, is masked whole.
-            alternatives = [re.escape(v) for v in ordered] + list(_CREDENTIAL_BRANCHES)
-            pattern = re.compile(_by_first_character(alternatives))
+            # Longest first: a secret that is a prefix of another is masked whole.
+            pattern = re.compile(_by_first_character([re.escape(v) for v in ordered]))
             self._literals = tuple(ordered)
-            self.pattern = pattern
+            self.values_pattern = pattern
             self.repeat = any("*" in v for v in ordered)
             self._values = combined
 
@@ -238,11 +241,13 @@ class Redactor:
         return Redactor((*self._values, *values))
 
     def mask(self, text: str) -> str:
-        pattern = self.pattern
+        values = self.values_pattern
         if not self.repeat:
-            return pattern.sub(_replacement, text)
+            if values is not None:
+                text = values.sub(MASK, text)
+            return _CREDENTIALS.sub(_replacement, text)
         for _ in range(MAX_PASSES):
-            masked = pattern.sub(_replacement, text)
+            masked = _CREDENTIALS.sub(_replacement, values.sub(MASK, text) if values else text)
             if masked == text:
                 return masked
             text = masked
@@ -258,11 +263,15 @@ class Redactor:
         cut = len(text) - carry
         if cut <= 0:
             return 0
-        for match in self.pattern.finditer(text, max(0, cut - 4 * carry)):
-            if match.start() < cut < match.end():
-                return match.start()
-            if match.start() >= cut:
-                break
+        for pattern in (self.values_pattern, _CREDENTIALS):
+            if pattern is None:
+                continue
+            for match in pattern.finditer(text, max(0, cut - 4 * carry)):
+                if match.start() < cut < match.end():
+                    cut = match.start()
+                    break
+                if match.start() >= cut:
+                    break
         return cut
 
 
@@ -304,6 +313,20 @@ def build_redactor(
     return Redactor(literals)
 
 
+def literal_credentials(texts: Iterable[str]) -> set[str]:
+    """Secret values written literally in commands (`PGPASSWORD=x psql`, `Bearer sk-…`,
+    `curl -u user:pass`): the redactor learns them, so the value is masked wherever it shows
+    later (a command's output, its base64 form), not only next to its name."""
+    found: set[str] = set()
+    for text in texts:
+        for match in _CREDENTIALS.finditer(text):
+            group = match.lastgroup
+            value = match.group(0) if group is None or group.startswith("w") else match[group]
+            if value and not value.startswith("$"):
+                found.add(value)
+    return found
+
+
 def unmaskable_names(names: Iterable[str], environ: Mapping[str, str]) -> list[str]:
     """The names whose value is set but too short, a boolean or a number to mask (`plan`
     lists them: their values show in output)."""
@@ -320,6 +343,8 @@ def _by_first_character(branches: list[str]) -> str:
     return "|".join(f"{first}(?:{'|'.join(rests)})" for first, rests in groups.items())
 
 
+_CREDENTIALS = re.compile(_by_first_character(list(_CREDENTIAL_BRANCHES)))
+
 __all__ = [
     "MASK",
     "MIN_SECRET_LENGTH",
@@ -328,6 +353,7 @@ __all__ = [
     "derived_forms",
     "is_maskable",
     "is_secret_name",
+    "literal_credentials",
     "secret_values_of",
     "secret_variable_names",
     "unmaskable_names",

@@ -340,3 +340,34 @@ def test_safe_cut_never_splits_a_secret() -> None:
         assert (
             redactor.mask(piece[:cut]).count("a-secret") == 0 or "a-secret-value-xyz" in piece[:cut]
         )
+
+
+def test_credentials_written_in_commands_are_learned() -> None:
+    from runner.redact import literal_credentials
+
+    commands = [
+        "PGPASSWORD=inline-pw-12345 psql -c 'select 1'",
+        'curl -H "Authorization: Bearer sk-live-abcdef123" -u bob:hunter2-db http://h/',
+        'curl -H "Authorization: Bearer $TOKEN" http://h/',
+    ]
+    learned = literal_credentials(commands)
+    assert {"inline-pw-12345", "sk-live-abcdef123", "hunter2-db"} <= learned
+    assert not any(value.startswith("$") for value in learned)
+    redactor = build_redactor()
+    redactor.add_values(learned)
+    assert (
+        redactor.mask("pw=inline-pw-12345 c2stbGl2ZS1hYmNkZWYxMjM=") == "pw=*** ***M="
+    )  # a last partial base64 character stays
+
+
+def test_masking_json_text_keeps_it_json() -> None:
+    import json
+
+    document = {
+        "command": 'export DB_PASSWORD="p4ss w0rd" X_TOKEN=abc\\ def; curl -u bob:pw http://h/',
+        "stdout_tail": 'declare -x API_KEY="k-1234567"\ntoken=abc\\"x Authorization: Bearer q\\\\z',
+    }
+    text = json.dumps(document, indent=2)
+    masked = PLAIN.mask(text)
+    assert masked != text
+    assert json.loads(masked)["command"].startswith("export DB_PASSWORD=")
