@@ -12,6 +12,7 @@ for the reader to tokenize in turn, as bash runs them later, elsewhere.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -1057,12 +1058,17 @@ def _ansi(raw: str, i: int) -> tuple[str, int]:
     return "".join(out), n
 
 
+_SPECIAL_IN_WORD = re.compile(r"[\\'\"$`]")
+
+
 def _evaluate(raw: str, start: int, spans: dict[int, _Span], *, mode: str = "word") -> Word:
     """A word's value, quoting, substitutions and variable references, from its source text
     and the spans of its bracketed expansions (found by the tokenizer).
 
     `mode`: "word" (shell quoting applies), "heredoc" (an unquoted heredoc body: only `\\`
     before `$`, backtick, `\\` and newline is special) or "arith" (`(( … ))` as written)."""
+    if not spans and not _SPECIAL_IN_WORD.search(raw):
+        return Word(raw, start, False, (), (), raw)  # most words: nothing to remove or expand
     value: list[str] = []
     size = 0  # len("".join(value))
     literal_from = 0
@@ -1190,8 +1196,10 @@ def _subs_to(parent: _Frame) -> _Frame | None:
 # --------------------------------------------------------------------------- entry points
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_script(text: str) -> Script:
-    """Tokenize shell text as bash reads it (lines split on `\\n` only)."""
+    """Tokenize shell text as bash reads it (lines split on `\\n` only). Cached: the guard,
+    lint and the assignment check read the same commands, and a `Script` never changes."""
     reader = Tokenizer()
     for line in text.split("\n"):
         reader.feed(line)
