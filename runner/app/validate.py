@@ -8,9 +8,8 @@ regressions, drift), evidence (store, taskfile, baselines), reporters, ops.notif
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -50,7 +49,7 @@ from runner.evidence.store import (
     write_run_json,
 )
 from runner.evidence.taskfile import Snapshot, read_snapshot, write_back
-from runner.execute.runtime import Interrupt, run_jobs
+from runner.execute.runtime import Interrupt, Job, run_jobs
 from runner.execute.scheduler import CheckFinished, CheckStarted, ExecuteOptions, execute_plan
 from runner.models import CheckResult, Plan, RunRecord, Target
 from runner.ops.notify import notify_on_change
@@ -124,7 +123,7 @@ def validate(
                 path=project.relpath(planned.path),
             )
 
-    def job(planned: PlannedTask) -> Callable[[Shared, Interrupt], object]:
+    def job(planned: PlannedTask) -> Job[TaskRunOutcome]:
         async def one(shared: Shared, interrupt: Interrupt) -> TaskRunOutcome:
             return await _run_task(
                 planned, request, project, console, shared, interrupt, batch=request.all_tasks
@@ -133,7 +132,7 @@ def validate(
         return one
 
     gathered, signum = run_jobs([job(p) for p in planned_tasks], limit=request.jobs)
-    outcomes = [o for o in gathered if isinstance(o, TaskRunOutcome)]
+    outcomes = [o for o in gathered if o is not None]
     _show(console, outcomes, request)
     _write_reports(console, [o.record for o in outcomes], request, project)
     if request.notify:
@@ -410,7 +409,3 @@ def _notify(console: Console, outcomes: Sequence[TaskRunOutcome], url: str) -> N
         )
         if sent.warning:
             console.info(f"warning: {sent.warning}")
-
-
-def default_environ() -> Mapping[str, str]:
-    return os.environ
