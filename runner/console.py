@@ -73,11 +73,6 @@ class Console:
         terminal escapes and CI workflow commands made inert."""
         return neutralise(self.mask(text))
 
-    def add_mask(self, mask: Callable[[str], str]) -> None:
-        """Tasks running side by side each bring their secrets: mask with all of them."""
-        previous = self.mask
-        self.mask = lambda text: mask(previous(text))
-
     # ----------------------------------------------------------------- plain messages
 
     def error(self, message: str) -> None:

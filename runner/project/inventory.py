@@ -339,7 +339,9 @@ def _ansible_target(name: str, values: Mapping[str, object], reader: _Reader) ->
     )
 
 
-def _ansible_connection(name: str, value: object, reader: _Reader) -> str:
+def _ansible_connection(
+    name: str, value: object, reader: _Reader, node: yaml.Node | None = None
+) -> str:
     """Ansible's `ansible_connection` as a taskrun transport; anything taskrun cannot run
     (winrm, docker, …) is an input error, never a silent SSH attempt."""
     if value is None:
@@ -353,6 +355,7 @@ def _ansible_connection(name: str, value: object, reader: _Reader) -> str:
     raise InputError(
         f"{name}.ansible_connection: {text!r} is not supported (known: {known})",
         path=reader.path,
+        line=node_line(node) if node is not None else None,
     )
 
 
@@ -555,6 +558,8 @@ class _Reader:
                 raise self.fail(f"{where}.{name}", "expected a single value (text)", node)
             if not str(value).strip():
                 raise self.fail(f"{where}.{name}", "must not be empty", node)
+        if name == "ansible_connection":
+            _ansible_connection(where, value, self, node)  # refused at its line
         return value
 
     def _value(self, node: yaml.Node, where: str) -> object:
