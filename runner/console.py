@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from runner.models import CheckResult, Plan, RunRecord
+from runner.redact.neutralise import neutralise
 
 _RUN_COLUMNS = ("result", "check", "component", "host", "time", "reason")
 _STATUS_STYLE = {
@@ -67,24 +68,25 @@ class Console:
         self.plain_out = out_plain
         self.plain_err = err_plain
 
-    def add_mask(self, mask: Callable[[str], str]) -> None:
-        """Tasks running side by side each bring their secrets: mask with all of them."""
-        previous = self.mask
-        self.mask = lambda text: mask(previous(text))
+    def _safe(self, text: str) -> str:
+        """Anything that may hold a command's output or a task file's text: secrets masked,
+        terminal escapes and CI workflow commands made inert."""
+        return neutralise(self.mask(text))
 
     # ----------------------------------------------------------------- plain messages
 
     def error(self, message: str) -> None:
-        self.err.print(f"taskrun: error: {escape(self.mask(message))}", soft_wrap=True)
+        self.err.print(f"taskrun: error: {escape(self._safe(message))}", soft_wrap=True)
 
     def info(self, message: str) -> None:
-        self.err.print(escape(self.mask(message)), soft_wrap=True)
+        self.err.print(escape(self._safe(message)), soft_wrap=True)
 
     def json(self, document: object) -> None:
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         sys.stdout.flush()
 
     def text(self, text: str) -> None:
+        """Text taskrun composed (JSON, its own annotations): masked, printed as it is."""
         sys.stdout.write(self.mask(text))
         sys.stdout.flush()
 
@@ -94,27 +96,29 @@ class Console:
         title = plan.task_id or "(no Task ID)"
         if plan.title:
             title += f" — {plan.title}"
-        self.out.print(f"{escape(title)}\n{escape(plan.task_path)}", soft_wrap=True)
+        self.out.print(
+            f"{escape(self._safe(title))}\n{escape(self._safe(plan.task_path))}", soft_wrap=True
+        )
         components = ", ".join(plan.components) if plan.components else "[]"
         self.out.print(f"components: {escape(components)}", soft_wrap=True)
         table = Table(show_lines=False, expand=False)
         for column in ("id", "line", "label", "source", "components", "kind", "command", "notes"):
             table.add_column(column, overflow="fold")
         for check in plan.checks:
-            command = self.mask(check.command.splitlines()[0] if check.command else "")
+            command = self._safe(check.command.splitlines()[0] if check.command else "")
             if check.command.count("\n"):
                 command += f" (+{check.command.count(chr(10))} lines)"
             directives = " ".join(
                 f"{k}={','.join(v) if isinstance(v, tuple) else v}"
                 for k, v in check.directives.as_dict().items()
             )
-            notes = "; ".join(self.mask(n) for n in check.notes)
+            notes = "; ".join(self._safe(n) for n in check.notes)
             if directives:
                 notes = f"[{directives}] {notes}".strip()
             table.add_row(
                 check.id,
                 str(check.line),
-                escape(self.mask(check.label)),
+                escape(self._safe(check.label)),
                 check.source,
                 escape(", ".join(check.components)),
                 check.kind,
@@ -123,7 +127,7 @@ class Console:
             )
         self.out.print(table)
         for note in (*plan.notes, *extra_notes):
-            self.out.print(f"note: {escape(self.mask(note))}", soft_wrap=True)
+            self.out.print(f"note: {escape(self._safe(note))}", soft_wrap=True)
 
     # ----------------------------------------------------------------- validate
 
@@ -140,14 +144,14 @@ class Console:
             text = f"{result.status:6} {result.label} ({result.component}){duration}"
             if why and result.status != "pass":
                 text += f": {why}"
-            sys.stderr.write(self.mask(text) + "\n")
+            sys.stderr.write(self._safe(text) + "\n")
             return
         line = (
-            f"[{style}]{result.status:6}[/{style}] {escape(result.label)} "
-            f"({escape(result.component)}){duration}"
+            f"[{style}]{result.status:6}[/{style}] {escape(self._safe(result.label))} "
+            f"({escape(self._safe(result.component))}){duration}"
         )
         if why and result.status != "pass":
-            line += f": {escape(self.mask(why))}"
+            line += f": {escape(self._safe(why))}"
         self.err.print(line, soft_wrap=True)
 
     def run_table(self, record: RunRecord) -> None:
@@ -164,11 +168,11 @@ class Console:
             why = result.reason or result.error or ""
             table.add_row(
                 f"[{style}]{result.status}[/{style}]",
-                escape(result.label),
-                escape(result.component),
-                escape(result.host),
+                escape(self._safe(result.label)),
+                escape(self._safe(result.component)),
+                escape(self._safe(result.host)),
                 duration,
-                escape(self.mask(why)),
+                escape(self._safe(why)),
             )
         self.out.print(table)
         for result in record.results:
@@ -178,10 +182,11 @@ class Console:
             if tail:
                 last = "\n".join(tail.splitlines()[-8:])
                 self.out.print(
-                    f"--- {escape(result.label)} ({escape(result.component)}) output tail ---",
+                    f"--- {escape(self._safe(result.label))} "
+                    f"({escape(self._safe(result.component))}) output tail ---",
                     soft_wrap=True,
                 )
-                self.out.print(escape(self.mask(last)), soft_wrap=True, markup=False)
+                self.out.print(escape(self._safe(last)), soft_wrap=True, markup=False)
         s = record.summary
         self.out.print(
             f"{s.passed} passed, {s.failed} failed, {s.errors} errors, {s.skipped} skipped, "
@@ -221,7 +226,7 @@ class Console:
             f"{s.passed} passed, {s.failed} failed, {s.errors} errors, {s.skipped} skipped, "
             f"{s.manual} manual — evidence: {record.options.get('run_dir', '')}"
         )
-        sys.stdout.write(self.mask("\n".join(lines) + "\n"))
+        sys.stdout.write(self._safe("\n".join(lines) + "\n"))
         sys.stdout.flush()
 
     def batch_table(self, outcomes: Sequence[Any]) -> None:
@@ -242,8 +247,8 @@ class Console:
                         f"{len(comparison.recovered)} recovered"
                     )
             table.add_row(
-                escape(record.task_id or ""),
-                escape(record.task_path),
+                escape(self._safe(record.task_id or "")),
+                escape(self._safe(record.task_path)),
                 str(s.passed),
                 str(s.failed),
                 str(s.errors),
@@ -258,5 +263,5 @@ class Console:
         for column in columns:
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*(escape(self.mask(str(cell))) for cell in row))
+            table.add_row(*(escape(self._safe(str(cell))) for cell in row))
         self.out.print(table)

@@ -131,10 +131,12 @@ def start_fleet(
     *,
     max_sessions: Mapping[int, int] | None = None,
     user: str | None = None,
+    set_env: Mapping[str, str] | None = None,
 ) -> Fleet:
     """Start `count` sshd hosts on 127.0.0.2 … 127.0.0.(count+1), sharing one free port.
 
     `max_sessions` maps a host index to its MaxSessions (default 10, sshd's own default).
+    `set_env`: variables every host sets in its sessions (`SetEnv`), beside FLEET_HOST.
     On failure everything started so far is stopped before the error propagates.
     """
     reason = sshd_unavailable_reason()
@@ -162,7 +164,11 @@ def start_fleet(
             Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
         for index, address in enumerate(addresses):
             host = _configure_host(
-                fleet, index=index, address=address, max_sessions=sessions.get(index, 10)
+                fleet,
+                index=index,
+                address=address,
+                max_sessions=sessions.get(index, 10),
+                set_env=set_env or {},
             )
             fleet.hosts.append(host)
             start_host(host)
@@ -227,7 +233,14 @@ def stop_host(host: FleetHost) -> None:
     host.process = None
 
 
-def _configure_host(fleet: Fleet, *, index: int, address: str, max_sessions: int) -> FleetHost:
+def _configure_host(
+    fleet: Fleet,
+    *,
+    index: int,
+    address: str,
+    max_sessions: int,
+    set_env: Mapping[str, str] | None = None,
+) -> FleetHost:
     name = f"host{index + 1}"
     host = FleetHost(
         name=name,
@@ -261,7 +274,12 @@ def _configure_host(fleet: Fleet, *, index: int, address: str, max_sessions: int
                 "PrintLastLog no",
                 "X11Forwarding no",
                 "LogLevel VERBOSE",
-                f"SetEnv FLEET_HOST={name} FLEET_API_TOKEN={host_only_secret(name)}",
+                " ".join(
+                    [
+                        f"SetEnv FLEET_HOST={name} FLEET_API_TOKEN={host_only_secret(name)}",
+                        *(f"{k}={v}" for k, v in (set_env or {}).items()),
+                    ]
+                ),
                 "",
             ]
         )

@@ -6,7 +6,7 @@ from runner.app.project import Project
 from runner.app.requests import PlanRequest
 from runner.console import Console
 from runner.errors import EXIT_OK
-from runner.redact import build_redactor
+from runner.project.settings import settings_file_note
 from runner.reporters.json import plan_to_dict
 
 __all__ = ["run"]
@@ -15,14 +15,20 @@ __all__ = ["run"]
 def run(request: PlanRequest, console: Console) -> int:
     project = Project.open(request.project)
     planned = project.plan_query(request.task, with_lint=True)
-    redactor = build_redactor(
-        environ=project.environ, commands=[c.command for c in planned.plan.checks]
-    )
+    project.learn_commands([planned.plan])
+    redactor = project.redactor
     console.mask = redactor.mask
+    notes = list(planned.notes)
+    settings_note = settings_file_note(project.settings)
+    if settings_note:
+        notes.insert(0, settings_note)
+    unmaskable = project.unmaskable_note(planned.plan)
+    if unmaskable:
+        notes.append(unmaskable)
     if request.json:
         document = plan_to_dict(planned.plan, redactor.mask)
-        document["notes"] += [redactor.mask(n) for n in planned.notes]
+        document["notes"] += [redactor.mask(n) for n in notes]
         console.json(document)
     else:
-        console.plan(planned.plan, extra_notes=planned.notes)
+        console.plan(planned.plan, extra_notes=notes)
     return EXIT_OK

@@ -7,7 +7,7 @@ Every `runner.app` command module starts from one `Project`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,14 @@ from runner.project.settings import (
     effective_inventory,
     load_settings,
     playbooks_dir_or_packaged,
+)
+from runner.redact import (
+    Redactor,
+    build_redactor,
+    is_secret_name,
+    literal_credentials,
+    secret_variable_names,
+    unmaskable_names,
 )
 
 __all__ = ["PlannedTask", "Project"]
@@ -66,6 +74,7 @@ class Project:
         self.environ = environ
         self.clock = clock
         self._planning: _Planning | None = None
+        self._redactor: Redactor | None = None
 
     @classmethod
     def open(
@@ -131,6 +140,46 @@ class Project:
             inventory_components=None if inventory is None else tuple(inventory.components),
         )
 
+    # ------------------------------------------------------------------ secrets
+    @property
+    def redactor(self) -> Redactor:
+        """The one redactor of this command: the inventory's `secrets` and every secret-named
+        variable of the runner's environment (plan, dry-run, output, reports, task file,
+        notifications). A run adds what hosts report (`Redactor.add_values`)."""
+        if self._redactor is None:
+            secret_values = [
+                self.environ[name] for name in self._secret_names() if self.environ.get(name)
+            ]
+            self._redactor = build_redactor(secret_values=secret_values, environ=self.environ)
+        return self._redactor
+
+    def learn_commands(self, plans: Iterable[Plan]) -> None:
+        """Credentials written literally in the planned commands are masked everywhere too."""
+        commands = (check.command for plan in plans for check in plan.checks)
+        self.redactor.add_values(literal_credentials(commands))
+
+    def _secret_names(self) -> list[str]:
+        inventory = self.inventory
+        if inventory is None:
+            return []
+        return [name for target in inventory.components.values() for name in target.secrets]
+
+    def unmaskable_note(self, plan: Plan) -> str | None:
+        """Which secrets this task touches have values too short (or a boolean or a number)
+        to mask: they would show in output, so `plan` says so."""
+        names = set(self._secret_names())
+        inventory = self.inventory
+        if inventory is not None:
+            names |= {n for t in inventory.components.values() for n in t.env if is_secret_name(n)}
+        names |= secret_variable_names(c.command for c in plan.checks)
+        shown = unmaskable_names(names, self.environ)
+        if not shown:
+            return None
+        return (
+            f"not maskable: {', '.join(shown)} (values shorter than 8 characters, booleans and "
+            "numbers are not masked; they show in output)"
+        )
+
     # ------------------------------------------------------------------ paths and dates
     def relpath(self, path: Path) -> str:
         """A task file's path as run.json and reports name it: POSIX, relative to the cwd."""
@@ -158,8 +207,8 @@ def _load_planning(settings: Settings) -> _Planning:
     loaded = load_playbooks(must_pass_dir) if must_pass_dir.is_dir() else {}
     read_only_posts = tuple(settings.read_only_posts)
 
-    def guard(command: str) -> str | None:
-        return mutation_reason(command, read_only_posts=read_only_posts)
+    def guard(command: str, *, functions: Mapping[str, str] | None = None) -> str | None:
+        return mutation_reason(command, read_only_posts=read_only_posts, functions=functions)
 
     context = PlanContext(
         default_component=settings.default_component, guard=guard, playbooks=loaded

@@ -56,7 +56,7 @@ from runner.models import CheckResult, Plan, RunRecord, Target
 from runner.ops.notify import notify_on_change
 from runner.plan.select import filter_plan, selected_by_status
 from runner.project.discovery import TaskRef, scan_tasks
-from runner.redact import Redactor, build_redactor
+from runner.project.settings import settings_file_note
 from runner.reporters import REPORTERS
 from runner.reporters.github import workflow_annotations, workspace_root
 from runner.transports import transport_for
@@ -86,6 +86,9 @@ def validate(
     """Run the tasks; (outcomes, exit code)."""
     _check_request(request)
     project = project or Project.open(request.project)
+    settings_note = settings_file_note(project.settings)
+    if settings_note:
+        console.info(settings_note)
     if request.all_tasks:
         refs = _select_tasks(console, project, statuses=request.statuses, since=request.since)
     else:
@@ -100,10 +103,17 @@ def validate(
     if not planned_tasks:
         console.info("no task matches the filters: nothing to run")
         return [], EXIT_OK
+    # One redactor for the whole command: the dry-run, every task's output, reports, the task
+    # file and notifications all mask the same secrets (a value only a host has is added to it).
+    project.learn_commands(p.plan for p in planned_tasks)
+    redactor = project.redactor
+    console.mask = redactor.mask
     if request.dry_run:
         for planned in planned_tasks:
             filtered = filter_plan(planned.plan, only=request.only, components=request.components)
-            console.plan(filtered, extra_notes=planned.notes)
+            unmaskable = project.unmaskable_note(planned.plan)
+            notes = (*planned.notes, *([unmaskable] if unmaskable else []))
+            console.plan(filtered, extra_notes=notes)
         return [], EXIT_OK
     for planned in planned_tasks:
         plan = filter_plan(planned.plan, only=request.only, components=request.components)
@@ -182,8 +192,7 @@ async def _run_task(
     settings = project.settings
     plan = filter_plan(planned.plan, only=request.only, components=request.components)
     snapshot = read_snapshot(planned.path)
-    redactor = _task_redactor(planned, project.environ)
-    console.add_mask(redactor.mask)
+    redactor = project.redactor
     task_path = project.relpath(planned.path)
     started = project.clock()
     run_dir = new_run_dir(
@@ -330,18 +339,6 @@ def _write_back(
         outcome.messages.append(f"updated Status Tracking in {record.task_path}")
 
 
-def _task_redactor(planned: PlannedTask, environ: Mapping[str, str]) -> Redactor:
-    secret_values: list[str] = []
-    if planned.inventory is not None:
-        for target in planned.inventory.components.values():
-            secret_values.extend(environ[name] for name in target.secrets if name in environ)
-    return build_redactor(
-        secret_values=secret_values,
-        environ=environ,
-        commands=[c.command for c in planned.plan.checks],
-    )
-
-
 def _targets_for(plan: Plan, planned: PlannedTask) -> dict[str, Target]:
     names = {name for check in plan.checks for name in check.components}
     inventory = planned.inventory
@@ -415,6 +412,7 @@ def _notify(console: Console, outcomes: Sequence[TaskRunOutcome], url: str) -> N
             outcome.comparison,
             previous_run_id=outcome.previous_run_id,
             timeout=10.0,
+            mask=console.mask,
         )
         if sent.warning:
             console.info(f"warning: {sent.warning}")

@@ -6,6 +6,7 @@ Every write here is atomic (temp file + rename) and every OSError becomes `Evide
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -46,9 +47,23 @@ def _evidence_errors(what: Path) -> Iterator[None]:
         raise EvidenceError(f"cannot save evidence in {what}: {reason}") from exc
 
 
+_MAX_FOLDER_NAME = 100
+
+
 def task_folder_name(task_id: str | None, task_path: str) -> str:
-    name = task_id or Path(task_path).stem
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    """The folder under `reports/` for a task: its ID as a plain file name, whatever the ID.
+
+    `..`, `.`, `/etc/x`, a leading dot, an empty or over-long ID can never name a folder
+    outside `reports/` (nor a hidden one): the unsafe part becomes `_`, and a name that had to
+    be cut or was nothing but dots gets a short hash of the ID so two IDs stay apart.
+    """
+    name = task_id or Path(task_path).stem or "task"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    safe = re.sub(r"^\.", "_", safe)  # no `.`, `..` or hidden folder
+    if len(safe) > _MAX_FOLDER_NAME or not safe.strip("._-"):
+        digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+        safe = f"{safe[: _MAX_FOLDER_NAME - 9]}-{digest}"
+    return safe
 
 
 def new_run_dir(reports: Path, *, task_id: str | None, task_path: str, now: datetime) -> RunDir:

@@ -16,15 +16,19 @@ LOG_CAP_BYTES = 10 * MIB
 TAIL_BYTES = 4096
 # expect-stdout / stdout-line expectations see at most this much of the start of stdout.
 HEAD_BYTES = 1 * MIB
-# A line longer than this is redacted and written in pieces (a secret split exactly at such
-# a boundary could escape redaction; real secrets sit on ordinary lines).
+# A line longer than this is redacted and written in pieces. The redactor chooses each cut
+# (`Redactor.safe_cut`) so that no secret straddles it: the tail waits for the next piece.
 MAX_PENDING_LINE = 64 * 1024
+# A cut the redactor cannot place (one credential-shaped run longer than this) is forced.
+MAX_HELD_LINE = 4 * MAX_PENDING_LINE
 
 _FAILURE_LINE = re.compile(r"^[ \t\f\v]*❌.*$", re.MULTILINE)
 # What surrogateescape decoding leaves for bytes that are not UTF-8; never handed out.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SUDO_PASSWORD = re.compile(r"^sudo: (a password is required|a terminal is required)", re.M)
 
+# The redactor's `mask` — or the `runner.redact.Redactor` itself, whose `safe_cut` then places
+# the cuts of very long lines.
 Redactor = Callable[[str], str]
 
 
@@ -86,10 +90,24 @@ class StreamCapture:
         if cut == 0 and len(self._pending) < MAX_PENDING_LINE:
             return
         if cut == 0:
-            cut = len(self._pending)
+            cut = self._long_line_cut()
+            if cut == 0:
+                return
         complete = bytes(self._pending[:cut])
         del self._pending[:cut]
         self._emit(complete)
+
+    def _long_line_cut(self) -> int:
+        """Where to cut a line with no newline yet: where the redactor says no secret is split
+        (0: wait for more), else everything."""
+        safe_cut = getattr(self.redact, "safe_cut", None)
+        if safe_cut is None:
+            return len(self._pending)
+        text = self._pending.decode("utf-8", errors="surrogateescape")
+        at = safe_cut(text)
+        if at <= 0:
+            return len(self._pending) if len(self._pending) >= MAX_HELD_LINE else 0
+        return len(text[:at].encode("utf-8", errors="surrogateescape"))
 
     def flush(self) -> None:
         """Push out a last line without a newline (end of the command)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from runner.bash.rules import CANNOT_SEE
 from runner.errors import TaskrunError, TransportError
 from runner.evaluate.command import evaluate, format_seconds
 from runner.evidence.baselines import BaselineStore
@@ -20,7 +21,7 @@ from runner.execute.http import run_probe_on
 from runner.execute.session import BlockSession, CommandOutcome
 from runner.models import Attempt, CheckResult, Plan, PlannedCheck, Status, Target
 from runner.plan.mustpass import NotApplicable, Settled, component_vars, resolve_check
-from runner.redact import build_redactor, is_maskable_value
+from runner.redact import build_redactor, is_maskable
 from runner.transports.base import Transport
 
 NOT_RUN_SHELL_EXITED = "not run: shell exited"
@@ -43,9 +44,9 @@ class ExecuteOptions:
     # Per-target environment (inventory `env`/`secrets` names); wins over `env` when given,
     # so a remote host never receives the runner's whole environment.
     env_for: Callable[[Target], Mapping[str, str]] | None = None
-    # Masks secrets in everything written. A `runner.redact.Redactor` is extended, per session,
-    # with the values the host reports for its secret-named variables (`with_values`); a plain
-    # function is combined with a redactor for them.
+    # Masks secrets in everything written. A `runner.redact.Redactor` learns, per session, the
+    # values the host reports for its secret-named variables (`add_values`); a plain function
+    # is combined with a redactor for them.
     redact: Redactor = identity
     # HTTP probes: the runner's environment for `${ENV}` in headers and bodies (None: probes
     # cannot run here, each is an `error`), and where performance baselines live.
@@ -233,10 +234,9 @@ class _Run:
         if item.component not in self.targets:
             return "error", f"component {item.component} is not in the inventory"
         if check.guard_reason and not (self.options.allow_mutating or check.directives.mutating_ok):
-            return "skip", (
-                f"state-changing command: {check.guard_reason} "
-                "(use --allow-mutating or mutating=ok)"
-            )
+            # "cannot see what runs (…)" is its own reason: the guard fails closed
+            what = "" if check.guard_reason.startswith(CANNOT_SEE) else "state-changing command: "
+            return "skip", f"{what}{check.guard_reason} (use --allow-mutating or mutating=ok)"
         if check.kind == "http" and self.options.probe_env is None:
             return "error", HTTP_NOT_SUPPORTED
         if check.kind not in (*SHELL_KINDS, *RUNNERS):
@@ -322,7 +322,7 @@ class _Run:
             idle_stdout=unit.log.stdout,
             idle_stderr=unit.log.stderr,
         )
-        values = [v for v in session.sensitive_values if is_maskable_value(v)]
+        values = [v for v in session.sensitive_values if is_maskable(v)]
         if values:
             self.options = replace(self.options, redact=_extended(self.options.redact, values))
             unit.redact = _extended(unit.redact, values)
@@ -460,8 +460,8 @@ class _Run:
             stdout_tail=stdout.tail,
             stderr_tail=stderr.tail,
             log_paths=tuple(log_paths),
-            reason=None if status == "error" else message,
-            error=message if status == "error" else None,
+            reason=None if status == "error" or message is None else self.options.redact(message),
+            error=self.options.redact(message) if status == "error" and message else None,
             flaky=status == "pass" and len(attempts) > 1,
             attempts=tuple(attempts) if retries else (),
             line=check.line,
@@ -517,8 +517,8 @@ class _Run:
             host=target.display if target is not None else "",
             command=self.options.redact(check.command) if check.kind != "not-run" else None,
             status=status,
-            reason=None if status == "error" else message,
-            error=message if status == "error" else None,
+            reason=None if status == "error" else self.options.redact(message),
+            error=self.options.redact(message) if status == "error" else None,
             line=check.line,
         )
 
@@ -620,11 +620,12 @@ def _with_note(message: str | None, note: str | None) -> str | None:
 
 
 def _extended(redact: Redactor, values: list[str]) -> Redactor:
-    """`redact` that also masks `values`."""
-    with_values = getattr(redact, "with_values", None)
-    if with_values is not None:
-        extended: Redactor = with_values(values)
-        return extended
+    """`redact` that also masks `values`. The run's shared `runner.redact.Redactor` learns them
+    in place, so the console, every capture and the reports mask them from now on."""
+    add_values = getattr(redact, "add_values", None)
+    if add_values is not None:
+        add_values(values)
+        return redact
     extra = build_redactor(secret_values=values)
     return lambda text: extra(redact(text))
 

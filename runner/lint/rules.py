@@ -8,13 +8,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from runner.bash.guard import (
-    SimpleCommand,
-    Word,
-    assigned_names,
-    simple_commands,
-    tokenize,
-)
+from runner.bash.assignments import assigned_names, variables_set
+from runner.bash.rules import CANNOT_SEE
+from runner.bash.tokenizer import SimpleCommand, Word, parse_script, simple_commands
 
 Level = Literal["error", "warning", "info"]
 
@@ -604,7 +600,7 @@ def _env_in_substitutions(
                 offset = text.find(sub, word.pos)
                 for finding in _env_not_provided(
                     sub,
-                    simple_commands(tokenize(sub)),
+                    simple_commands(parse_script(sub).tokens),
                     file,
                     _line_of(text, offset, line),
                     [*available_env, *known],
@@ -618,16 +614,9 @@ def _sources_a_file(commands: Sequence[SimpleCommand]) -> bool:
     return any(c.argv and c.argv[0] in ("source", ".", "eval") for c in commands)
 
 
-def assigned_variables(command: str) -> frozenset[str] | None:
-    """Variables a command leaves set for later commands of its block, or None when it sources a
-    file or evals (anything may be set): the caller then passes `available_env=None` onwards."""
-    commands = simple_commands(tokenize(command))
-    if _sources_a_file(commands):
-        return None
-    names: set[str] = set()
-    for simple in commands:
-        names |= assigned_names(simple)
-    return frozenset(names)
+# Variables a command leaves set for later commands of its block (None: it sources or evals):
+# the one answer, from `runner.bash.assignments`.
+assigned_variables = variables_set
 
 
 # --------------------------------------------------------------------------- entry points
@@ -651,19 +640,24 @@ def lint_command(
     `section` is where the command sits ("test-commands", "test-steps"); mutating commands are
     errors in both.
     """
-    commands = simple_commands(tokenize(command))
+    commands = simple_commands(parse_script(command).tokens)
     if not commands:
         return []
     pipelines = _pipelines(commands)
     findings: list[Finding] = []
     if guard_reason:
+        what = (
+            "the guard cannot see what this validation command runs"
+            if guard_reason.startswith(CANNOT_SEE)
+            else "validation command changes state"
+        )
         findings.append(
             Finding(
                 file,
                 line,
                 "mutating-validation",
                 "error",
-                f"validation command changes state: {guard_reason}",
+                f"{what}: {guard_reason}",
                 "move it to the Execution Plan, or mark it `# taskrun: mutating=ok` "
                 "if the change is intended",
             )

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
-from runner.lint.rules import Finding, assigned_variables, lint_command
+from runner.bash.assignments import variables_set
+from runner.lint.rules import Finding, lint_command
 from runner.lint.shellcheck import lint_shellcheck
 from runner.models import Plan, PlannedCheck, TaskDocument
 from runner.project.components import Components
@@ -42,7 +43,7 @@ def lint_task(
                 )
                 if f.rule == "env-not-provided"
             )
-            _remember_assignments(assigned, check)
+            _track_block_variables(assigned, check)
             continue
         if check.kind != "command":
             continue
@@ -60,7 +61,7 @@ def lint_task(
                 expected_prose=check.expected_prose,
             )
         )
-        _remember_assignments(assigned, check)
+        _track_block_variables(assigned, check)
         if inventory_components is not None:
             resolver = Components(tuple(inventory_components))
             for component in check.components:
@@ -81,11 +82,11 @@ def lint_task(
     return sorted(_dedupe(findings), key=lambda f: (f.line, LEVEL_ORDER[f.level], f.rule))
 
 
-def _remember_assignments(assigned: dict[str, set[str] | None], check: PlannedCheck) -> None:
+def _track_block_variables(assigned: dict[str, set[str] | None], check: PlannedCheck) -> None:
     names = assigned.setdefault(check.session, set())
     if names is None:
         return
-    new = assigned_variables(check.command)
+    new = variables_set(check.command)
     if new is None:
         assigned[check.session] = None  # a `source` or `eval`: anything may be set now
     else:

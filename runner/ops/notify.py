@@ -7,7 +7,7 @@ as a warning for the caller to print.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -106,9 +106,21 @@ def notify_on_change(
     *,
     previous_run_id: str | None,
     timeout: float = DEFAULT_TIMEOUT_S,
+    mask: Callable[[str], str] = lambda text: text,
 ) -> Notification:
-    """Send only when the state changed; `Notification(sent=False)` without a warning otherwise."""
+    """Send only when the state changed; `Notification(sent=False)` without a warning otherwise.
+    `mask`: the run's redactor, applied to every string of the payload on its way out."""
     if not state_changed(comparison):
         return Notification(sent=False)
-    payload = build_payload(record, comparison, previous_run_id=previous_run_id)
+    payload = _masked(build_payload(record, comparison, previous_run_id=previous_run_id), mask)
     return send_notification(url, payload, timeout=timeout)
+
+
+def _masked(value: Any, mask: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, list):
+        return [_masked(item, mask) for item in value]
+    if isinstance(value, dict):
+        return {key: _masked(item, mask) for key, item in value.items()}
+    return value

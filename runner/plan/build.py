@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from runner.bash.guard import SessionGuard
 from runner.bash.split import split_block
 from runner.errors import InputError
 from runner.models import (
@@ -26,7 +27,9 @@ from runner.models import (
 from runner.plan.mustpass import playbook_checks
 from runner.project.components import Components
 
-GuardFn = Callable[[str], "str | None"]
+# `mutation_reason` with the project's settings; called with `functions=` (the functions an
+# earlier command of the session defined) when there are some.
+GuardFn = Callable[..., "str | None"]
 
 _SOURCE_PREFIX: dict[CheckSource, str] = {
     "test-commands": "tc",
@@ -183,6 +186,7 @@ def _block_checks(
     )
     block_directives = split.directives
     session = f"block{block_index + 1}-line{fence_line}"
+    session_guard = SessionGuard(context.guard)
     checks = []
     for position, command in enumerate(split.commands):
         directives = block_directives.merged(command.directives)
@@ -201,6 +205,7 @@ def _block_checks(
                 expected_line=None,
                 components=components,
                 context=context,
+                session_guard=session_guard,
             )
         )
     return checks
@@ -232,6 +237,7 @@ def _inline_checks(
 ) -> list[PlannedCheck]:
     checks = []
     session = f"list-line{inlines[0].line + 1}"
+    session_guard = SessionGuard(context.guard)
     for position, inline in enumerate(inlines):
         command = split_block([inline.command], path=doc.path, first_lineno=inline.line + 1)
         is_setup = len(command.commands) == 1 and command.commands[0].is_setup
@@ -251,6 +257,7 @@ def _inline_checks(
                 components=components,
                 context=context,
                 expected_prose=inline.expected_text if inline.expected is None else None,
+                session_guard=session_guard,
             )
         )
     return checks
@@ -272,12 +279,14 @@ def _command_check(
     components: tuple[str, ...],
     context: PlanContext,
     expected_prose: str | None = None,
+    session_guard: SessionGuard | None = None,
 ) -> PlannedCheck:
     notes = [f"expected (prose, not checked): {expected_prose}"] if expected_prose else []
     targets = components
     if directives.on is not None:
         targets = expand_components(directives.on, context)
-    guard_reason = None if is_setup or context.guard is None else context.guard(command_text)
+    judge = session_guard if session_guard is not None else SessionGuard(context.guard)
+    guard_reason = judge(command_text, is_setup=is_setup)
     if guard_reason:
         if directives.mutating_ok:
             notes.append(f"state-changing ({guard_reason}); allowed by mutating=ok")

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 
+from runner.bash.guard import SessionGuard
 from runner.bash.split import split_block
 from runner.errors import InputError
 from runner.models import (
@@ -234,6 +235,7 @@ def playbook_checks(
         assert entry.run is not None
         split = split_block(entry.run.split("\n"), path=playbook.path, first_lineno=entry.line)
         commands = split.commands
+        session_guard = SessionGuard(guard)
         for position, command in enumerate(commands):
             directives = split.directives.merged(command.directives)
             if not command.is_setup:
@@ -242,7 +244,7 @@ def playbook_checks(
             if len([c for c in commands if not c.is_setup]) > 1 and label == entry.name:
                 label = f"{entry.name} ({position + 1})"
             notes = [f"playbook {where}", *applicability]
-            guard_reason = None if command.is_setup or guard is None else guard(command.text)
+            guard_reason = session_guard(command.text, is_setup=command.is_setup)
             if guard_reason:
                 if directives.mutating_ok:
                     notes.append(f"state-changing ({guard_reason}); allowed by mutating=ok")

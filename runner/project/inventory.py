@@ -16,6 +16,7 @@ import yaml
 from runner.errors import InputError
 from runner.models import Target
 from runner.project.components import GLOBAL, LOCAL, Components
+from runner.project.trust import read_trusted
 from runner.project.yamlnodes import compose_yaml, construct_value, decode_yaml, is_null, node_line
 from runner.transports import known_connections
 
@@ -98,7 +99,7 @@ def load_inventory(path: Path, *, required: bool = True, home: Path | None = Non
     an empty inventory.
     """
     try:
-        data = path.read_bytes()
+        data = read_trusted(path, what="inventory", shown=str(path))
     except FileNotFoundError:
         if required:
             raise InputError("inventory file not found", path=str(path)) from None
@@ -116,7 +117,7 @@ def load_inventory(path: Path, *, required: bool = True, home: Path | None = Non
 def import_ansible(path: Path, *, home: Path | None = None) -> Inventory:
     """Read an Ansible YAML inventory: hosts become components, groups usable names."""
     try:
-        data = path.read_bytes()
+        data = read_trusted(path, what="inventory", shown=str(path))
     except OSError as exc:
         raise InputError(f"cannot read inventory: {exc}", path=str(path)) from exc
     text = decode_yaml(data, path=str(path))
@@ -338,7 +339,9 @@ def _ansible_target(name: str, values: Mapping[str, object], reader: _Reader) ->
     )
 
 
-def _ansible_connection(name: str, value: object, reader: _Reader) -> str:
+def _ansible_connection(
+    name: str, value: object, reader: _Reader, node: yaml.Node | None = None
+) -> str:
     """Ansible's `ansible_connection` as a taskrun transport; anything taskrun cannot run
     (winrm, docker, …) is an input error, never a silent SSH attempt."""
     if value is None:
@@ -352,6 +355,7 @@ def _ansible_connection(name: str, value: object, reader: _Reader) -> str:
     raise InputError(
         f"{name}.ansible_connection: {text!r} is not supported (known: {known})",
         path=reader.path,
+        line=node_line(node) if node is not None else None,
     )
 
 
@@ -554,6 +558,8 @@ class _Reader:
                 raise self.fail(f"{where}.{name}", "expected a single value (text)", node)
             if not str(value).strip():
                 raise self.fail(f"{where}.{name}", "must not be empty", node)
+        if name == "ansible_connection":
+            _ansible_connection(where, value, self, node)  # refused at its line
         return value
 
     def _value(self, node: yaml.Node, where: str) -> object:

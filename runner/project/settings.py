@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from runner.bash.guard import DEFAULT_READ_ONLY_POSTS
+from runner.bash.rules import DEFAULT_READ_ONLY_POSTS
 from runner.errors import InputError
+from runner.project.trust import read_trusted
 from runner.project.yamlnodes import compose_yaml, construct_value, decode_yaml, node_line
 
 CONFIG_FILE = "taskrun.yaml"
@@ -40,10 +41,11 @@ class Settings:
     read_only_posts: tuple[str, ...] = DEFAULT_READ_ONLY_POSTS
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     cwd: Path | None = field(default=None, compare=False)  # for showing paths relative to it
+    config_file: Path | None = field(default=None, compare=False)  # the taskrun.yaml in effect
 
 
 SETTING_NAMES: tuple[str, ...] = tuple(
-    f.name for f in fields(Settings) if f.name not in ("sources", "cwd")
+    f.name for f in fields(Settings) if f.name not in ("sources", "cwd", "config_file")
 )
 
 ENV_VARIABLES: dict[str, str] = {
@@ -186,7 +188,7 @@ def _display(path: Path, cwd: Path) -> str:
 def _file_layer(path: Path, cwd: Path) -> dict[str, tuple[object, str]]:
     shown = _display(path, Path(os.path.abspath(cwd)))
     try:
-        data = path.read_bytes()
+        data = read_trusted(path, what="settings file", shown=shown)
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", path=shown) from None
     root = compose_yaml(decode_yaml(data, path=shown), path=shown)
@@ -264,7 +266,20 @@ def load_settings(
         for name, (value, source) in layer.items():
             values[name] = value
             sources[name] = source
-    return replace(defaults, **values, sources=sources, cwd=cwd)
+    return replace(defaults, **values, sources=sources, cwd=cwd, config_file=config)
+
+
+def settings_file_note(settings: Settings) -> str | None:
+    """`plan` and `validate` say which taskrun.yaml is in effect: one found in a parent folder
+    changes the inventory, the guard's read-only POSTs and more without a word otherwise."""
+    if settings.config_file is None:
+        return None
+    cwd = settings.cwd or Path.cwd()
+    try:
+        shown = os.path.relpath(settings.config_file, cwd)
+    except ValueError:
+        shown = settings.config_file.as_posix()
+    return f"settings: {Path(shown).as_posix()}"
 
 
 # --------------------------------------------------------------------------- derived values

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from runner.models import CheckResult, RunRecord
+from runner.redact.neutralise import neutralise
 from runner.reporters.markdown import cell, render_summary
 
 # GitHub rejects a step summary over 1 MiB; stay below it with room for other steps' text.
@@ -60,11 +61,13 @@ def _message(result: CheckResult) -> str:
 
 def annotation(result: CheckResult, *, file: str) -> str:
     what = "failed" if result.status == "fail" else "could not run"
-    properties = [f"file={escape_property(file)}"]
+    properties = [f"file={escape_property(neutralise(file))}"]
     if result.line:
         properties.append(f"line={result.line}")
-    properties.append(f"title={escape_property(f'taskrun: {result.label} {what}')}")
-    return f"::error {','.join(properties)}::{escape_data(_message(result))}"
+    title = neutralise(f"taskrun: {result.label} {what}")
+    properties.append(f"title={escape_property(title)}")
+    # the message is the command's output: made inert first, then escaped as GitHub does
+    return f"::error {','.join(properties)}::{escape_data(neutralise(_message(result)))}"
 
 
 def workflow_annotations(records: Sequence[RunRecord], *, task_files_root: str = ".") -> list[str]:

@@ -8,13 +8,15 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from runner.models import RunRecord
+from runner.redact.neutralise import neutralise
 
 # XML 1.0 forbids most C0 controls; ElementTree would write them and produce a broken file.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def _clean(text: str | None) -> str:
-    return _XML_ILLEGAL.sub("\ufffd", text or "")
+    """Inert for CI (terminal escapes, workflow commands) and legal XML."""
+    return _XML_ILLEGAL.sub("\ufffd", neutralise(text or ""))
 
 
 def _suite(record: RunRecord) -> ET.Element:

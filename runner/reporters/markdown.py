@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
 from runner.models import CheckResult, RunRecord
+from runner.redact.neutralise import neutralise
 
 _ICON = {"pass": "✅", "fail": "❌", "error": "⚠️", "skip": "⏭️", "manual": "✋"}
 
 
 def cell(text: str | None, width: int = 80) -> str:
-    """One Markdown table cell: one line, pipes escaped, bounded length."""
-    flat = " ".join((text or "").split())
+    """One Markdown table cell: one line, pipes escaped, bounded length, inert for CI."""
+    flat = " ".join(neutralise(text or "").split())
     if len(flat) > width:
         flat = flat[: width - 1] + "…"
     return flat.replace("|", "\\|")
+
+
+def fenced(text: str, info: str = "") -> list[str]:
+    """A code block that output cannot close early (its fence is longer than any run of
+    backticks inside), with the text made inert for CI."""
+    body = neutralise(text.rstrip("\n"))
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + info, body, fence]
 
 
 def _why(result: CheckResult) -> str:
@@ -46,17 +57,15 @@ def render_summary(record: RunRecord) -> str:
     for r in failing:
         lines += ["", f"## {_ICON[r.status]} {cell(r.label, 100)} ({r.component})", ""]
         if r.command:
-            lines += ["```bash", r.command, "```", ""]
-        lines.append(f"{r.status}: {_why(r)}")
+            lines += [*fenced(r.command, "bash"), ""]
+        lines.append(f"{r.status}: {neutralise(_why(r))}")
         for name, tail in (("stdout", r.stdout_tail), ("stderr", r.stderr_tail)):
             if tail.strip():
                 lines += [
                     "",
                     f"<details><summary>{name} (tail)</summary>",
                     "",
-                    "```",
-                    tail.rstrip("\n"),
-                    "```",
+                    *fenced(tail),
                     "",
                     "</details>",
                 ]

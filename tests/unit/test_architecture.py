@@ -159,6 +159,32 @@ def test_imports_are_at_the_top_of_modules() -> None:
     assert [o for o in offenders if o.split(":")[0] not in allowed] == []
 
 
+def test_exactly_one_bash_tokenizer() -> None:
+    """Splitting, the guard and lint read shell text through one tokenizer, so the guard
+    judges the very words the splitter cut."""
+    found = [
+        f"{_relative(path)}:{node.name}"
+        for path, tree in _modules()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef) and node.name.endswith(("Lexer", "Scanner", "Tokenizer"))
+    ]
+    assert found == ["bash/tokenizer.py:Tokenizer"]
+
+
+def test_one_answer_to_does_this_only_assign() -> None:
+    """Setup steps (split), the names a command sets (guard) and what a block leaves set (lint)
+    all come from `bash/assignments.py`."""
+    found = [
+        f"{_relative(path)}:{node.name}"
+        for path, tree in _modules()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and ("assign" in node.name.lower() or node.name.lower() in ("variables_set",))
+        and _relative(path) != "bash/assignments.py"
+    ]
+    assert found == []
+
+
 def test_every_transport_has_a_factory_and_a_contract_fixture() -> None:
     import importlib
 

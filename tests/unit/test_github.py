@@ -160,3 +160,61 @@ def test_step_summary_over_the_size_limit_keeps_only_the_overview() -> None:
     assert "`tasks/2.md`" in text
     single = step_summary(records[:1], limit_bytes=4000)
     assert "Details left out" in single
+
+
+# --------------------------------------------------------------------------- issue 17 item 5
+
+HOSTILE = (
+    "::set-output name=x::y\n"
+    "  ::error file=a,line=1::fake failure\n"
+    "ok \x1b[31mred\x1b[0m \x1b]0;title\x07 done\r"
+    "overwritten\n"
+    "log ##[group]hidden\n"
+    "\u202eevil\x9b31m\n"
+)
+
+
+def _hostile_record() -> RunRecord:
+    result = _result(
+        "x",
+        "fail",
+        label="::warning::label \x1b[2J",
+        reason="printed ::error::oops",
+        command="printf '::set-output name=a::b\\n'",
+        stdout_tail=HOSTILE,
+        stderr_tail=HOSTILE,
+    )
+    return _record("tasks/T.md", result)
+
+
+def _assert_inert(text: str, *, own_commands: int = 0) -> None:
+    commands = [line for line in text.splitlines() if line.lstrip().startswith("::")]
+    assert len(commands) == own_commands, commands
+    assert "##[" not in text
+    for char in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert char not in text
+    assert "\r" not in text.replace("\r\n", "")
+
+
+def test_output_cannot_issue_workflow_commands_or_terminal_escapes() -> None:
+    from runner.redact.neutralise import neutralise
+    from runner.reporters.junit import render_junit
+    from runner.reporters.markdown import render_summary
+
+    record = _hostile_record()
+    (line,) = workflow_annotations([record])
+    _assert_inert(line, own_commands=1)
+    assert line.startswith("::error file=tasks/T.md,line=42,")
+    _assert_inert(step_summary([record]))
+    _assert_inert(render_summary(record))
+    _assert_inert(render_junit([record]).decode())
+    assert neutralise(HOSTILE).count("\n") == HOSTILE.count("\n")
+    assert neutralise("plain text, 100% fine: a::b") == "plain text, 100% fine: a::b"
+
+
+def test_output_cannot_close_the_summarys_code_fence() -> None:
+    from runner.reporters.markdown import render_summary
+
+    result = _result("x", "fail", stdout_tail="```\n# injected heading\n````\n")
+    text = render_summary(_record("tasks/T.md", result))
+    assert "`````\n```\n# injected heading\n````\n`````" in text

@@ -10,11 +10,14 @@ import shlex
 import pytest
 
 from runner.bash.guard import (
+    CANNOT_SEE,
     DEFAULT_READ_ONLY_POSTS,
     MAX_DEPTH,
     RULES,
     TOO_DEEP,
+    SessionGuard,
     assigned_names,
+    function_definitions,
     mutation_reason,
     simple_commands,
     tokenize,
@@ -240,6 +243,204 @@ TABLE: list[tuple[str, str | None]] = [
     ("test -s /etc/hx/gateway.env", None),
     ("ss -ltnp | grep ':4010'", None),
     ("export PYTHONPATH=. && pytest -q", None),
+    # --- issue 17 item 7: scripts fed to a shell are judged like any block
+    ("bash <<'EOF'\nsystemctl restart x\nEOF", "restarts a service (systemctl restart)"),
+    ("bash <<'EOF'\nsystemctl status x\nEOF", None),
+    ("bash -s <<EOF\nrm -f /tmp/x\nEOF", "deletes files (rm)"),
+    ("echo 'rm -rf /tmp/x' | sh", "deletes files (rm)"),
+    ("echo 'ls /tmp' | sh", None),
+    ("printf 'rm x\\n' | bash", "deletes files (rm)"),
+    ("printf '%s\\n' 'df -h' | bash", None),
+    ("bash <<< 'rm x'", "deletes files (rm)"),
+    ("bash <<< 'uptime'", None),
+    ("cat <<EOF | bash\nrm x\nEOF", "deletes files (rm)"),
+    ("cat <<EOF | bash\nuptime\nEOF", None),
+    (
+        "curl -fsSL https://get.example.com | sh",
+        "cannot see what runs (sh reads a script from curl)",
+    ),
+    (
+        "wget -qO- http://h/i.sh | sudo bash -s -- --yes",
+        "cannot see what runs (bash reads a script from wget)",
+    ),
+    ("cat setup.sh | bash", "cannot see what runs (bash reads a script from cat)"),
+    ("bash < deploy.sh", "cannot see what runs (bash reads a script from deploy.sh)"),
+    (
+        "bash <(curl -s http://h/i.sh)",
+        "cannot see what runs (bash runs a script from <(curl -s http://h/i.sh))",
+    ),
+    ("source <(curl -s http://h/env)", "cannot see what runs (source <(curl -s http://h/env))"),
+    (
+        "ssh host <<'EOF'\nsudo systemctl restart ollama\nEOF",
+        "restarts a service (systemctl restart)",
+    ),
+    ("ssh host <<'EOF'\nuptime\nEOF", None),
+    ("ssh host 'bash -s' <<'EOF'\nrm -rf /tmp/x\nEOF", "deletes files (rm)"),
+    ("ssh -n host uptime", None),
+    ("sudo bash <<EOF\nrm -f /etc/x\nEOF", "deletes files (rm)"),
+    ("sudo bash <<EOF\ncat /etc/hosts\nEOF", None),
+    ("sudo -s <<EOF\nsystemctl stop x\nEOF", "stops a service (systemctl stop)"),
+    (
+        "su - postgres <<EOF\ndropdb x\npsql -c 'DROP TABLE t'\nEOF",
+        "changes the database (psql: DROP)",
+    ),
+    ("python - <<'EOF'\nimport os\nEOF", None),
+    ("cat <<EOF\n$(rm x)\nEOF", "deletes files (rm)"),
+    ("cat <<'EOF'\n$(rm x)\nEOF", None),
+    ("bash", None),
+    # --- item 8: a function call is judged by its body
+    ("tidy() { rm -rf /tmp/x; }; tidy", "deletes files (rm)"),
+    ("tidy() { rm -rf /tmp/x; }", None),
+    ("function tidy { systemctl restart x; }\ntidy", "restarts a service (systemctl restart)"),
+    ('probe() { curl -fsS "$1" >/dev/null; }; probe http://h/healthz', None),
+    ("outer() { inner; }; inner() { rm x; }; outer", "deletes files (rm)"),
+    ("loop() { loop; }; loop", None),
+    ('act() { systemctl "$1" x; }; act restart', 'cannot see what runs (systemctl "$1")'),
+    # --- item 9: what runs is not literal
+    ('eval "systemctl restart x"', "restarts a service (systemctl restart)"),
+    ('eval "systemctl status x"', None),
+    ("eval 'ls -l'", None),
+    ('eval "$x"', 'cannot see what runs (eval "$x")'),
+    ('eval "$(ssh-agent -s)"', 'cannot see what runs (eval "$(ssh-agent -s)")'),
+    ("$cmd", "cannot see what runs (the command is $cmd)"),
+    ('"$CMD" --flag', 'cannot see what runs (the command is "$CMD")'),
+    ("${TOOL:-true} x", "cannot see what runs (the command is ${TOOL:-true})"),
+    ("$(echo systemctl) restart x", "cannot see what runs (the command is $(echo systemctl))"),
+    ("`which rm` x", "cannot see what runs (the command is `which rm`)"),
+    ('systemctl "$action" unit', 'cannot see what runs (systemctl "$action")'),
+    ("docker $verb web", "cannot see what runs (docker $verb)"),
+    ("kubectl $op pod x", "cannot see what runs (kubectl $op)"),
+    ('sudo "$@"', 'cannot see what runs (the command is "$@")'),
+    ('bash -c "$script"', "cannot see what runs (the command is $script)"),
+    ('systemctl status "$unit"', None),
+    ('"$VENV/bin/python" -c "print(1)"', None),
+    ("$HOME/bin/check --quiet", None),
+    ('echo "$cmd"', None),
+    # --- item 10: common ops tools
+    ("kubectl delete pod x", "deletes resources (kubectl delete)"),
+    ("kubectl -n prod --context c delete pod x", "deletes resources (kubectl delete)"),
+    ("kubectl apply -f k8s/", "applies manifests (kubectl apply)"),
+    ("kubectl patch deploy x -p '{}'", "patches resources (kubectl patch)"),
+    ("kubectl edit cm x", "edits resources (kubectl edit)"),
+    ("kubectl scale deploy x --replicas=0", "scales workloads (kubectl scale)"),
+    ("kubectl drain node-1", "drains a node (kubectl drain)"),
+    ("kubectl cordon node-1", "cordons a node (kubectl cordon)"),
+    ("kubectl rollout restart deploy/x", "restarts a rollout (kubectl rollout restart)"),
+    ("kubectl rollout undo deploy/x", "rolls back a rollout (kubectl rollout undo)"),
+    ("kubectl get pods -n prod", None),
+    ("kubectl -n prod describe pod x", None),
+    ("kubectl rollout status deploy/x", None),
+    ("kubectl logs deploy/x --tail 50", None),
+    ("helm install x ./chart", "installs a release (helm install)"),
+    ("helm --kube-context c -n prod upgrade x chart", "upgrades a release (helm upgrade)"),
+    ("helm uninstall x", "removes a release (helm uninstall)"),
+    ("helm rollback x 3", "rolls back a release (helm rollback)"),
+    ("helm list -A", None),
+    ("helm status x", None),
+    ("docker exec -it web sh", "runs a command in a container (docker exec)"),
+    ("docker -H tcp://h:2375 exec web ls", "runs a command in a container (docker exec)"),
+    ("docker --context prod compose up -d", "changes services (docker compose up)"),
+    ("docker compose -f x.yml --profile p down", "changes services (docker compose down)"),
+    ("docker --context prod compose restart web", "changes services (docker compose restart)"),
+    ("docker --context prod ps", None),
+    ("nginx -s reload", "signals the server (nginx -s reload)"),
+    ("sudo nginx -s stop", "signals the server (nginx -s stop)"),
+    ("nginx -t", None),
+    ("nginx -T | grep server_name", None),
+    ("/etc/init.d/nginx restart", "restarts a service (/etc/init.d/nginx restart)"),
+    ("sudo /etc/init.d/redis-server stop", "stops a service (/etc/init.d/redis-server stop)"),
+    ("/etc/init.d/nginx status", None),
+    ("service nginx reload", "reloads a service (service reload)"),
+    ("rc-service nginx restart", "restarts a service (rc-service restart)"),
+    ("supervisorctl restart app", "restarts programs (supervisorctl restart)"),
+    ("supervisorctl -c /etc/s.conf stop all", "stops programs (supervisorctl stop)"),
+    ("supervisorctl status", None),
+    ("pm2 restart app", "restarts processes (pm2 restart)"),
+    ("pm2 stop all", "stops processes (pm2 stop)"),
+    ("pm2 list", None),
+    ("netplan apply", "applies network configuration (netplan apply)"),
+    ("netplan get", None),
+    ("redis-cli FLUSHALL", "deletes redis keys (redis-cli FLUSHALL)"),
+    ("redis-cli -n 2 flushdb", "deletes redis keys (redis-cli FLUSHDB)"),
+    ("redis-cli DEL session:1", "deletes redis keys (redis-cli DEL)"),
+    ("redis-cli -h r -p 6380 SET k v", "writes redis data (redis-cli SET)"),
+    ("redis-cli CONFIG SET maxmemory 1gb", "changes the redis server (redis-cli CONFIG SET)"),
+    ("redis-cli -h r ping", None),
+    ("redis-cli GET k", None),
+    ("redis-cli CONFIG GET maxmemory", None),
+    ("redis-cli --scan --pattern 'a*'", None),
+    ('psql -c "DROP TABLE x"', "changes the database (psql: DROP)"),
+    ("psql -U app -d db -c 'INSERT INTO t VALUES (1)'", "changes the database (psql: INSERT)"),
+    ("psql -Atc 'UPDATE t SET a = 1'", "changes the database (psql: UPDATE)"),
+    ("psql --command='TRUNCATE t'", "changes the database (psql: TRUNCATE)"),
+    (
+        "psql -c 'WITH d AS (DELETE FROM t RETURNING *) SELECT count(*) FROM d'",
+        "changes the database (psql: DELETE)",
+    ),
+    ('psql -U app -d db -c "SELECT count(*) FROM users"', None),
+    ("psql -c 'SELECT 1; -- DROP TABLE t'", None),
+    ("psql -c \"SELECT 'drop table t'\"", None),
+    ("psql -c '\\dt'", None),
+    ('mysql -uroot -e "DELETE FROM t"', "changes the database (mysql: DELETE)"),
+    ("mysql -h db -e 'ALTER TABLE t ADD c INT'", "changes the database (mysql: ALTER)"),
+    ("mysql -e 'SHOW TABLES'", None),
+    ("psql <<EOF\nDROP TABLE t;\nEOF", "changes the database (psql: DROP)"),
+    ("psql <<EOF\nSELECT 1;\nEOF", None),
+    ("sqlite3 app.db 'DELETE FROM t'", "changes the database (sqlite3: DELETE)"),
+    ("sqlite3 app.db 'SELECT 1'", None),
+    ("tar -xzf a.tgz -C /opt", "extracts files (tar -x)"),
+    ("tar xzf a.tgz", "extracts files (tar -x)"),
+    ("tar --extract -f a.tar", "extracts files (tar -x)"),
+    ("tar -tzf a.tgz", None),
+    ("tar -xOf a.tgz etc/conf | grep x", None),
+    ("tar -czf - dir | wc -c", None),
+    ("date -s '2020-01-01'", "sets the clock (date -s)"),
+    ("date --set='10:00'", "sets the clock (date --set)"),
+    ("date +%s", None),
+    ("date -d '-2 sec' +%s", None),
+    ("date -u", None),
+    ("sysbench oltp_read_write --tables=1 prepare", "creates test data (sysbench prepare)"),
+    ("sysbench cpu run", None),
+    # wrappers read through
+    ('sudo -iu postgres psql -c "DROP DATABASE x"', "changes the database (psql: DROP)"),
+    ("sudo -Hu app rm -rf /tmp/x", "deletes files (rm)"),
+    ("sudo -s systemctl restart x", "restarts a service (systemctl restart)"),
+    ("sudo -u app -- systemctl status x", None),
+    ("runuser -u app -- rm x", "deletes files (rm)"),
+    ("runuser -l app -c 'rm x'", "deletes files (rm)"),
+    ("flock -n /tmp/lock rm x", "deletes files (rm)"),
+    ("flock -w 5 /tmp/lock -c 'rm x'", "deletes files (rm)"),
+    ("flock -n /tmp/lock ls", None),
+    ("taskset -c 0-3 rm x", "deletes files (rm)"),
+    ("taskset 0x3 rm x", "deletes files (rm)"),
+    ("nice -n 10 rm x", "deletes files (rm)"),
+    ("nice -5 rm x", "deletes files (rm)"),
+    ("ionice -c3 rm x", "deletes files (rm)"),
+    ("ionice -c 2 -n 7 rm x", "deletes files (rm)"),
+    ("stdbuf -oL rm x", "deletes files (rm)"),
+    ("stdbuf -o L -e L rm x", "deletes files (rm)"),
+    ("chrt -f 10 rm x", "deletes files (rm)"),
+    ("env -S 'rm -rf /tmp/x'", "deletes files (rm)"),
+    ("env -i PATH=/bin rm x", "deletes files (rm)"),
+    ("nice -n 10 ionice -c3 stdbuf -oL tail -n 5 log", None),
+    ("watch -n 1 'rm x'", "deletes files (rm)"),
+    # --- item 11: not writes
+    ("echo > /dev/tcp/127.0.0.1/4000", None),
+    ("timeout 2 bash -c 'echo > /dev/tcp/127.0.0.1/4000'", None),
+    ("exec 3<>/dev/tcp/127.0.0.1/80", None),
+    ("(( n > 0 ))", None),
+    ("(( n > 0 )) && echo big", None),
+    ("[[ b > a ]]", None),
+    ("[[ b > a ]] && echo later", None),
+    ("echo $[1<<2]", None),
+    ("arr[1<<2]=x", None),
+    ("arr[1<<2]=x\nrm y", "deletes files (rm)"),
+    ("echo $[1<<2]\nrm y", "deletes files (rm)"),
+    ("echo hi | tee /dev/stderr", None),
+    ("echo hi | tee -a /dev/stderr", None),
+    ('X="a b" rm x', "deletes files (rm)"),
+    ("echo ${x:-$(rm y)}", "deletes files (rm)"),
+    ("bash script.sh", None),
 ]
 
 
@@ -313,6 +514,13 @@ EXTRA_RULE_ROWS = {
     "localectl": ("localectl set-locale LANG=C", "changes system settings (localectl set-locale)"),
     "journalctl": ("journalctl --vacuum-time=2d", "changes the journal (journalctl --vacuum-time)"),
     "docker-compose": ("docker-compose down", "changes services (docker-compose down)"),
+    "oc": ("oc delete pod x", "deletes resources (oc delete)"),
+    "openresty": ("openresty -s reload", "signals the server (openresty -s reload)"),
+    "invoke-rc.d": ("invoke-rc.d nginx restart", "restarts a service (invoke-rc.d restart)"),
+    "valkey-cli": ("valkey-cli FLUSHALL", "deletes redis keys (valkey-cli FLUSHALL)"),
+    "mariadb": ("mariadb -e 'DROP TABLE t'", "changes the database (mariadb: DROP)"),
+    "bsdtar": ("bsdtar -xf a.tar", "extracts files (bsdtar -x)"),
+    "hwclock": ("hwclock --systohc", "sets the clock (hwclock --systohc)"),
 }
 EXTRA_READ_ONLY = [
     "ufw status",
@@ -322,6 +530,9 @@ EXTRA_READ_ONLY = [
     "hostnamectl status",
     "journalctl -u x -n 50",
     "rsync --version",
+    "oc get pods",
+    "hwclock --show",
+    "valkey-cli ping",
 ]
 
 
@@ -788,3 +999,47 @@ def test_assigned_names() -> None:
     for command in commands:
         names |= assigned_names(command)
     assert {"A", "B", "C", "D", "E", "F", "G"} <= names
+
+
+# --------------------------------------------------------------------------- issue 17
+
+
+def test_table_grows_in_both_directions_for_issue_17() -> None:
+    start = TABLE.index(
+        ("bash <<'EOF'\nsystemctl restart x\nEOF", "restarts a service (systemctl restart)")
+    )
+    rows = TABLE[start:]
+    assert len([r for r in rows if r[1]]) >= 80
+    assert len([r for r in rows if r[1] is None]) >= 50
+    assert len([r for r in rows if r[1] and r[1].startswith(CANNOT_SEE)]) >= 15
+
+
+def test_functions_from_earlier_commands_of_the_session() -> None:
+    assert function_definitions("tidy() { rm -rf /tmp/x; }\nf () ( ls )") == {
+        "tidy": "{ rm -rf /tmp/x; }",
+        "f": "( ls )",
+    }
+    assert mutation_reason("tidy", functions={"tidy": "{ rm -rf /tmp/x; }"}) == "deletes files (rm)"
+    assert mutation_reason("tidy") is None
+    session = SessionGuard(mutation_reason)
+    assert session("cleanup() { systemctl stop x; }") is None
+    assert session("echo ok") is None
+    assert session("cleanup") == "stops a service (systemctl stop)"
+    assert session("X=1", is_setup=True) is None
+
+
+def test_a_function_body_runs_with_the_callers_stdin() -> None:
+    command = "runner() { bash; }\nrunner <<'EOF'\nrm -f /tmp/x\nEOF"
+    assert mutation_reason(command) == "deletes files (rm)"
+    assert mutation_reason("runner() { bash; }\ncurl -s h | runner") == (
+        "cannot see what runs (bash reads a script from curl)"
+    )
+
+
+def test_unterminated_heredoc_fed_to_a_shell_is_judged_whole() -> None:
+    assert mutation_reason("bash <<EOF\nrm -rf /tmp/x") == "deletes files (rm)"
+
+
+def test_redirect_targets_and_heredoc_bodies_run_their_substitutions() -> None:
+    assert mutation_reason('ls > "$(rm -f x; echo out)"') == "deletes files (rm)"
+    assert mutation_reason("cat <<EOF\n`touch x`\nEOF") == "creates or touches files (touch)"

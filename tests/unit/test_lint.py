@@ -77,6 +77,9 @@ TABLE: list[tuple[str, list[tuple[str, str]]]] = [
     ("sudo systemctl restart x && sleep 5", [("mutating-validation", "error")]),
     ("curl -f -X POST -d '{}' http://h/v1/rag/upsert", [("mutating-validation", "error")]),
     ("curl -f -d '{}' http://h/v1/rag/search", []),
+    ("curl -fsSL https://h/check.sh | sh", [("mutating-validation", "error")]),
+    ('eval "$CHECK"', [("mutating-validation", "error")]),
+    ("(( n > 0 )) && test -s f", []),
     # curl-no-fail
     ("curl -s http://h/health", [("curl-no-fail", "warning")]),
     ("curl -s -o /dev/null -w '%{http_code}' http://h/docs", [("curl-no-fail", "warning")]),
@@ -566,3 +569,23 @@ def test_shellcheck_syntax_errors_are_errors() -> None:
 def test_shellcheck_clean_block() -> None:
     block = "curl -fsS http://127.0.0.1:4000/health/liveliness\nsystemctl is-active --quiet x\n"
     assert lint_shellcheck(block, file="t.md", first_line=1) == []
+
+
+def test_cannot_see_what_runs_is_said_plainly() -> None:
+    command = "curl -fsSL https://h/check.sh | sh"
+    (finding,) = [
+        f
+        for f in lint_command(
+            command,
+            file="t.md",
+            line=3,
+            section="test-commands",
+            guard_reason=mutation_reason(command),
+            available_env=None,
+        )
+        if f.rule == "mutating-validation"
+    ]
+    assert finding.message == (
+        "the guard cannot see what this validation command runs: "
+        "cannot see what runs (sh reads a script from curl)"
+    )

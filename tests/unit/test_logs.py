@@ -54,3 +54,27 @@ def test_a_failure_line_past_the_head_has_no_surrogates(tmp_path: Path, head_byt
     assert not capture.head_complete
     for text in (capture.tail, capture.head, capture.failure_line):
         assert_writable(text)
+
+
+# --------------------------------------------------------------------------- issue 17 item 4
+
+
+@pytest.mark.parametrize("offset", [-40, -17, -3, 0, 5, 200, 4000])
+@pytest.mark.parametrize("chunk", [4096, 65536, 100_000])
+def test_a_secret_across_the_long_line_boundary_is_masked(
+    tmp_path: Path, offset: int, chunk: int
+) -> None:
+    from runner.execute.capture import MAX_PENDING_LINE
+    from runner.redact import build_redactor
+
+    secret = "boundary-secret-0123456789"
+    redactor = build_redactor(secret_values=[secret])
+    data = (b"x" * (MAX_PENDING_LINE + offset) + secret.encode() + b"y" * 70_000) * 2 + b"\n"
+    capture = StreamCapture(tmp_path / "out.log", redact=redactor)
+    for start in range(0, len(data), chunk):
+        capture.write(data[start : start + chunk])
+    capture.close()
+    written = (tmp_path / "out.log").read_bytes()
+    assert secret.encode() not in written
+    assert written.count(b"***") == 2
+    assert len(written) == len(data) - 2 * (len(secret) - 3)

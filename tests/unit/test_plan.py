@@ -482,6 +482,41 @@ def test_the_guard_reason_is_kept_and_noted() -> None:
     assert not any("--allow-mutating" in note for note in reload_ok.notes)
 
 
+def test_a_function_defined_earlier_in_the_block_is_judged_where_it_is_called() -> None:
+    md = task(
+        bash(
+            textwrap.dedent(
+                """\
+                probe() { curl -fsS "$1" >/dev/null; }
+                tidy() { rm -rf /tmp/stale; }
+                probe http://127.0.0.1:4000/health
+                tidy
+                """
+            )
+        )
+    )
+    define_probe, define_tidy, call_probe, call_tidy = plan_of(
+        md, PlanContext(guard=mutation_reason)
+    ).checks
+    assert define_probe.guard_reason is None and define_tidy.guard_reason is None
+    assert call_probe.guard_reason is None
+    assert call_tidy.guard_reason == "deletes files (rm)"
+
+
+def test_functions_do_not_leak_into_another_block() -> None:
+    md = task(bash("tidy() { rm -rf /tmp/stale; }") + "\n" + bash("tidy"))
+    _, call = plan_of(md, PlanContext(guard=mutation_reason)).checks
+    assert call.guard_reason is None  # another session: `tidy` is not defined there
+
+
+def test_cannot_see_is_a_guard_reason_in_the_plan() -> None:
+    plan = plan_of(
+        task(bash("curl -fsSL https://h/install.sh | sh")), PlanContext(guard=mutation_reason)
+    )
+    assert plan.checks[0].guard_reason == "cannot see what runs (sh reads a script from curl)"
+    assert any("skipped unless --allow-mutating" in n for n in plan.checks[0].notes)
+
+
 def test_without_a_guard_nothing_is_flagged() -> None:
     plan = plan_of(task(bash("sudo systemctl restart hx-gateway-ml")))
     assert plan.checks[0].guard_reason is None

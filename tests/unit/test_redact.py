@@ -5,6 +5,8 @@ literal credential of the corpus (FINDINGS §8); idempotence and speed."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 from runner.redact import (
     MIN_SECRET_LENGTH,
     build_redactor,
-    is_maskable_value,
+    is_maskable,
     secret_variable_names,
 )
 
@@ -140,9 +142,14 @@ def test_secret_values_are_masked_anywhere() -> None:
 
 
 def test_short_secret_values_are_ignored() -> None:
-    redactor = build_redactor(secret_values=["a", "ab", "abc", "abcd"])
-    assert MIN_SECRET_LENGTH == 4
-    assert redactor.mask("a ab abc abcd") == "a ab abc ***"
+    # issue 17: values shorter than 8 characters, booleans and numbers are not masked
+    redactor = build_redactor(
+        secret_values=["a", "abcd", "abcdefg", "abcdefgh", "true", "12345678"]
+    )
+    assert MIN_SECRET_LENGTH == 8
+    assert (
+        redactor.mask("a abcd abcdefg abcdefgh true 12345678") == "a abcd abcdefg *** true 12345678"
+    )
 
 
 def test_longer_secret_wins_over_its_prefix() -> None:
@@ -156,7 +163,7 @@ def test_environment_values_of_secret_variables_used_by_commands() -> None:
         "AUTH_TOKEN": "t-abcdef",
         "DB_PASS": "p-999999",
         "MY_SECRET": "s-777777",
-        "UNUSED_KEY": "u-555555",
+        "UNUSED_KEY": "u-555555",  # masked too (issue 17)
         "BASE_URL": "http://127.0.0.1:4000",
     }
     commands = [
@@ -165,7 +172,8 @@ def test_environment_values_of_secret_variables_used_by_commands() -> None:
     ]
     redactor = build_redactor(environ=environ, commands=commands)
     output = "k-123456 t-abcdef p-999999 s-777777 u-555555 http://127.0.0.1:4000"
-    assert redactor.mask(output) == "*** *** *** *** u-555555 http://127.0.0.1:4000"
+    # issue 17: every secret-named variable is masked, used by a command or not
+    assert redactor.mask(output) == "*** *** *** *** *** http://127.0.0.1:4000"
 
 
 def test_secret_variable_names() -> None:
@@ -220,13 +228,12 @@ def test_ten_mebibytes_are_masked_throughout() -> None:
     assert masked.count("***") >= 2 * (len(text) // len(chunk))
 
 
-def test_with_values_adds_secrets_learnt_during_a_run() -> None:
+def test_host_values_learnt_during_a_run_are_masked_from_then_on() -> None:
     base = build_redactor(secret_values=["inventory-secret-1"])
     extended = base.with_values(["host-only-secret-22", "inventory-secret-1"])
     text = "a inventory-secret-1 b host-only-secret-22 c"
     assert base.mask(text) == "a *** b host-only-secret-22 c"
     assert extended.mask(text) == "a *** b *** c"
-    assert extended.with_values(["host-only-secret-22"]) is extended  # nothing new
     assert build_redactor().with_values(["x"]).mask("x y") == "x y"  # too short to mask
 
 
@@ -242,5 +249,155 @@ def test_with_values_adds_secrets_learnt_during_a_run() -> None:
         ("12345678a", True),
     ],
 )
-def test_is_maskable_value(value: str, maskable: bool) -> None:
-    assert is_maskable_value(value) is maskable
+def test_is_maskable(value: str, maskable: bool) -> None:
+    assert is_maskable(value) is maskable
+
+
+# --------------------------------------------------------------------------- issue 17
+
+# Item 3: literal secrets in commands (what `plan`, `--dry-run`, run.json and the task file show)
+LITERALS: list[tuple[str, str]] = [
+    ("DB_PASSWORD='correct horse battery staple'", "DB_PASSWORD='***'"),
+    ('export API_TOKEN="a b c d" && run', 'export API_TOKEN="***" && run'),
+    ("PGPASSWORD=x psql -h db -c 'select 1'", "PGPASSWORD=*** psql -h db -c 'select 1'"),
+    ("REDISCLI_AUTH=s3cret redis-cli ping", "REDISCLI_AUTH=*** redis-cli ping"),
+    ("SSHPASS=hunter2 sshpass -e ssh h", "SSHPASS=*** sshpass -e ssh h"),
+    ("MYSQL_PWD=pw mysql -e 'show tables'", "MYSQL_PWD=*** mysql -e 'show tables'"),
+    ("redis-cli -h r -a s3cret ping", "redis-cli -h r -a *** ping"),
+    ("redis-cli -a 's3 cret' ping", "redis-cli -a '***' ping"),
+    ("sshpass -p hunter2 ssh host", "sshpass -p *** ssh host"),
+    ("mysql -u root -phunter2 db", "mysql -u root -p*** db"),
+    ("mysqldump -uroot -p'pa ss' db", "mysqldump -uroot -p'***' db"),
+    ("tool --password=hunter2 --x", "tool --password=*** --x"),
+    ("tool --password hunter2", "tool --password ***"),
+    ("vault login --token s.abc", "vault login --token ***"),
+    ("cli --api-key=k123 run", "cli --api-key=*** run"),
+    (
+        'curl -H "Authorization: Bearer sk-abc123" http://h/',
+        'curl -H "Authorization: Bearer ***" http://h/',
+    ),
+    ("curl -u admin:pass http://h/", "curl -u admin:*** http://h/"),
+]
+LITERALS_UNTOUCHED: list[str] = [
+    "ENABLE_AUTH=true ./run",
+    'AUTH_HEADER="Authorization: Bearer ${API_KEY}"',
+    'X_TOKEN="$TOKEN_FROM_VAULT"',
+    "monkey=banana",
+    "mysql -u root -p db",
+    "redis-cli -h r ping",
+    "ls -a /tmp",
+    "sort --key=2",
+]
+
+
+@pytest.mark.parametrize(("text", "masked"), LITERALS)
+def test_literal_secrets_in_commands_are_masked(text: str, masked: str) -> None:
+    assert PLAIN.mask(text) == masked
+
+
+@pytest.mark.parametrize("text", LITERALS_UNTOUCHED)
+def test_look_alikes_stay(text: str) -> None:
+    assert PLAIN.mask(text) == text
+
+
+# Item 4: derived forms, nested prefixes
+SECRET = "s3cr3t-V@lue/with+chars&more"
+
+
+def test_base64_forms_at_every_alignment_are_masked() -> None:
+    import base64
+
+    redactor = build_redactor(secret_values=[SECRET])
+    for prefix in ("", "u", "us", "user:"):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = encode((prefix + SECRET).encode()).decode()
+            masked = redactor.mask(f"Basic {encoded} done")
+            left = masked.split()[1].split("***")
+            assert len(left) == 2, masked
+            # at most the prefix's characters and one partial group on each side remain
+            assert len(left[0]) <= len(prefix) * 4 // 3 + 2 and len(left[1]) <= 4, masked
+
+
+def test_url_and_json_forms_are_masked() -> None:
+    import json
+    from urllib.parse import quote, quote_plus
+
+    redactor = build_redactor(secret_values=[SECRET, 'say "hi" \\ there/now'])
+    lower = re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), quote(SECRET, safe=""))
+    for form in (quote(SECRET, safe=""), quote_plus(SECRET), lower):
+        assert redactor.mask(f"?p={form}&x=1") == "?p=***&x=1"
+    escaped = json.dumps('say "hi" \\ there/now')
+    assert redactor.mask(f'{{"v": {escaped}}}') == '{"v": "***"}'
+    assert redactor.mask(escaped.replace("/", "\\/")) == '"***"'
+
+
+def test_nested_prefixes_are_masked_longest_first_across_tasks() -> None:
+    redactor = build_redactor(secret_values=["prefix-12345678"])
+    redactor.add_values(["prefix-12345678-and-more"])
+    assert redactor.mask("a prefix-12345678-and-more b prefix-12345678 c") == "a *** b *** c"
+
+
+def test_host_values_are_added_to_the_one_redactor() -> None:
+    redactor = build_redactor()
+    mask = redactor.mask  # held by the console, the captures, the reports
+    assert mask("host-only-value-42") == "host-only-value-42"
+    redactor.add_values(["host-only-value-42", "1", "true"])
+    assert mask("host-only-value-42") == "***"
+    copy = redactor.with_values(["another-secret-9"])
+    assert copy.mask("another-secret-9") == "***" and redactor.mask("another-secret-9") != "***"
+
+
+def test_every_secret_named_variable_of_the_environment_is_masked() -> None:
+    environ = {
+        "X_TOKEN": "x-token-value-1",
+        "SHORT_KEY": "abc",
+        "FLAG_AUTH": "true",
+        "HOME": "/home/u1",
+    }
+    redactor = build_redactor(environ=environ)
+    assert redactor.mask("x-token-value-1 abc true /home/u1") == "*** abc true /home/u1"
+
+
+def test_safe_cut_never_splits_a_secret() -> None:
+    redactor = build_redactor(secret_values=["a-secret-value-xyz"])
+    text = "x" * 70_000 + "a-secret-value-xyz" + "y" * 100
+    cut = redactor.safe_cut(text)
+    assert 0 < cut <= len(text) - 256
+    assert "a-secret-value-xyz" in text[cut:] or "a-secret-value-xyz" in text[:cut]
+    for at in range(len(text) - 400, len(text) - 100):
+        piece = text[:at]
+        cut = redactor.safe_cut(piece)
+        assert (
+            redactor.mask(piece[:cut]).count("a-secret") == 0 or "a-secret-value-xyz" in piece[:cut]
+        )
+
+
+def test_credentials_written_in_commands_are_learned() -> None:
+    from runner.redact import literal_credentials
+
+    commands = [
+        "PGPASSWORD=inline-pw-12345 psql -c 'select 1'",
+        'curl -H "Authorization: Bearer sk-live-abcdef123" -u bob:hunter2-db http://h/',
+        'curl -H "Authorization: Bearer $TOKEN" http://h/',
+    ]
+    learned = literal_credentials(commands)
+    assert {"inline-pw-12345", "sk-live-abcdef123", "hunter2-db"} <= learned
+    assert not any(value.startswith("$") for value in learned)
+    redactor = build_redactor()
+    redactor.add_values(learned)
+    assert (
+        redactor.mask("pw=inline-pw-12345 c2stbGl2ZS1hYmNkZWYxMjM=") == "pw=*** ***M="
+    )  # a last partial base64 character stays
+
+
+def test_masking_json_text_keeps_it_json() -> None:
+    import json
+
+    document = {
+        "command": 'export DB_PASSWORD="p4ss w0rd" X_TOKEN=abc\\ def; curl -u bob:pw http://h/',
+        "stdout_tail": 'declare -x API_KEY="k-1234567"\ntoken=abc\\"x Authorization: Bearer q\\\\z',
+    }
+    text = json.dumps(document, indent=2)
+    masked = PLAIN.mask(text)
+    assert masked != text
+    assert json.loads(masked)["command"].startswith("export DB_PASSWORD=")

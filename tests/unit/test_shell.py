@@ -101,6 +101,14 @@ SHAPES = {
     "process substitution": (["diff <(ls a", ") <(ls b)", "ls"], [(0, 1), (2, 2)]),
     "parameter expansion with quotes": (['echo "${x:-"}"}"', "ls"], [(0, 0), (1, 1)]),
     "background job": (["sleep 1 &", "wait"], [(0, 0), (1, 1)]),
+    # issue 17: `<<` inside arithmetic and subscripts is a shift, not a heredoc
+    "$[ ] arithmetic with a shift": (["echo $[1<<2]", "ls", "pwd"], [(0, 0), (1, 1), (2, 2)]),
+    "subscript with a shift": (["arr[1<<2]=x", "ls", "pwd"], [(0, 0), (1, 1), (2, 2)]),
+    "subscript after an assignment": (["A=1 b[1<<1]=2", "ls"], [(0, 0), (1, 1)]),
+    "subscript in a compound assignment": (["x=([1<<2]=a)", "ls"], [(0, 0), (1, 1)]),
+    "(( )) comparison": (["(( n > 0 ))", "ls"], [(0, 0), (1, 1)]),
+    "[[ ]] string comparison": (["[[ b > a ]]", "ls"], [(0, 0), (1, 1)]),
+    "$' inside double quotes is plain": (['echo "$\'"', "ls"], [(0, 0), (1, 1)]),
 }
 
 
@@ -204,6 +212,9 @@ SETUP = {
     "cd /tmp": False,
     "set -a": False,
     "if true; then X=1; fi": False,
+    "arr[1<<2]=x": True,
+    "X=1 export Y=2": False,
+    "f() { X=1; }": False,
 }
 
 

@@ -372,6 +372,9 @@ TRICKY: list[Piece] = [
     (["echo $'\\n' \\", "  '#'"], True),
     (['echo "a"\\', "b"], True),
     (["arr+=(", "  x", ")", "echo ${arr[@]}"], True),
+    (['echo $[1<<2] "$[ (1+2)<<1 ]"'], True),
+    (["arr[1<<2]=x y[$((1<<1))]=z"], True),
+    (["(( n > 0 )) && [[ b > a ]]"], True),
 ]
 
 
