@@ -12,6 +12,9 @@ import signal
 from runner.models import Expectation, Status
 
 FAILURE_MARKER = "❌"
+# A line starting with one of these (after spaces) fails the check; `failure_markers` in
+# taskrun.yaml replaces the list.
+DEFAULT_FAILURE_MARKERS: tuple[str, ...] = ("❌", "✗", "FAIL:", "FAILED:", "[FAIL]")
 _SUDO_PASSWORD = re.compile(r"^sudo: (a password is required|a terminal is required)", re.M)
 _MAX_QUOTED = 200
 

@@ -366,20 +366,21 @@ def test_template_c_inline_commands_and_expectations() -> None:
     doc = parse(TEMPLATE_C)
     found = [(c.command, c.expected, c.expected_text, c.item) for c in doc.inline_commands]
     assert found == [
-        ("sudo systemctl is-active hx-gateway-ml", "active", "Expected: `active`", 0),
+        # the prose is what follows "Expected:" (issue 18 item 5: shown as written)
+        ("sudo systemctl is-active hx-gateway-ml", "active", "`active`", 0),
         (
             "systemctl cat hx-gateway-ml | grep -i ExecStart",
             None,
-            "Expected: Shows `uvicorn` pointing to `app`",
+            "Shows `uvicorn` pointing to `app`",
             1,
         ),
         (
             'curl -s -o /dev/null -w "%{http_code}\\n" http://127.0.0.1:4010/v1/models',
             "401",
-            "Expected: `401`",
+            "`401`",
             3,
         ),
-        ("pytest -q tests/", None, "Expected: `0` or `1`, see (notes)", 5),
+        ("pytest -q tests/", None, "`0` or `1`, see (notes)", 5),
     ]
     steps_list = doc.inline_commands[0].list_span
     assert all(c.list_span == steps_list for c in doc.inline_commands)
@@ -551,8 +552,18 @@ def test_fence_info_and_lang(fence: str, info: str, lang: str, runnable: bool) -
         ("### Implementation Steps", "execution"),
         ("### Step 0: Verify Preconditions", "execution"),
         ("## 📊 Status Tracking", "status"),
-        ("## 🧪 Validation Criteria", "validation"),
-        ("## Validation Test", "validation"),
+        ("## 🧪 Validation Criteria", "criteria"),
+        ("## Validation Test", "criteria"),
+        ("## Validation", "validation"),
+        ("### Verification Commands", "validation"),
+        ("## Post-Deployment Validation", "validation"),
+        ("### Step 4: Verify the proxy", "validation"),
+        ("## Pre-Flight Checks", "pre"),
+        ("## Pre-Execution Validation", "pre"),
+        ("## Rollback Procedure", "rollback"),
+        ("## Troubleshooting", "troubleshooting"),
+        ("## Credential Setup", "credentials"),
+        ("## Implementation", "execution"),
         ("### Test Commands", "test-commands"),
         ("### Test Steps", "test-steps"),
         ("## 📎 Additional Information", "other"),
@@ -565,7 +576,14 @@ def test_section_kind_of_a_fence(heading: str, kind: str) -> None:
 
 def test_nested_heading_inherits_the_outer_kind() -> None:
     doc = parse("## 🧪 Validation Criteria\n\n### Definition of Done\n\n```bash\nx\n```\n")
-    assert doc.code_blocks[0].section == "validation"
+    assert doc.code_blocks[0].section == "criteria"
+
+
+def test_a_never_run_section_wins_over_a_validation_heading_inside_it() -> None:
+    doc = parse("## Rollback\n\n### Verification\n\n```bash\nx\n```\n")
+    assert doc.code_blocks[0].section == "rollback"
+    doc = parse("## Verification\n\n### Rollback\n\n```bash\nx\n```\n")
+    assert doc.code_blocks[0].section == "rollback"
 
 
 def test_one_line_file_without_sections_parses() -> None:
@@ -686,6 +704,10 @@ def test_any_text_parses_or_is_an_input_error(text: str) -> None:
         assert doc.lines[f.line][f.value_start : f.value_end] == f.value
     for block in doc.code_blocks:
         assert 0 <= block.span.start < block.span.end <= len(doc.lines)
-        assert len(block.body) == block.span.end - block.span.start - (2 if block.closed else 1)
+        if block.indented:  # a 4-space indented block has no fence lines
+            assert len(block.body) <= block.span.end - block.span.start
+        else:
+            fences = 2 if block.closed else 1
+            assert len(block.body) == block.span.end - block.span.start - fences
     for heading in doc.headings:
         assert heading.section.start == heading.line < heading.section.end <= len(doc.lines)
