@@ -155,13 +155,17 @@ def _check_request(request: ValidateRequest) -> None:
 def _select_tasks(
     console: Console, project: Project, *, statuses: Sequence[str], since: str | None
 ) -> list[TaskRef]:
-    scan = scan_tasks(project.settings.tasks, cwd=project.cwd)
+    scan = scan_tasks(
+        project.settings.tasks,
+        cwd=project.cwd,
+        validation_sections=project.settings.validation_sections,
+    )
     for problem in scan.skipped:
         console.info(f"skipped: {problem}")
     return [
         ref
         for ref in scan.tasks
-        if ref.doc.task_id is not None  # the template
+        if ref.doc.has_id_field  # not the template, not a file without a Task ID field
         and selected_by_status(ref.doc, statuses=statuses, since=since)
     ]
 
@@ -181,7 +185,7 @@ async def _run_task(
 ) -> TaskRunOutcome:
     settings = project.settings
     plan = filter_plan(planned.plan, only=request.only, components=request.components)
-    snapshot = read_snapshot(planned.path)
+    snapshot = read_snapshot(planned.path, validation_sections=project.settings.validation_sections)
     redactor = _task_redactor(planned, project.environ)
     console.add_mask(redactor.mask)
     task_path = project.relpath(planned.path)
