@@ -457,6 +457,7 @@ class CheckResult:
     attempts: tuple[Attempt, ...] = ()
     line: int | None = None  # 1-based line in the task file
     http: dict[str, object] | None = None
+    expected: str | None = None  # the expectation the task writes in prose next to the command
 
 
 @dataclass(frozen=True, slots=True)

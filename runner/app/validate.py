@@ -54,7 +54,7 @@ from runner.execute.runtime import Interrupt, run_jobs
 from runner.execute.scheduler import CheckFinished, CheckStarted, ExecuteOptions, execute_plan
 from runner.models import CheckResult, Plan, RunRecord, Target
 from runner.ops.notify import notify_on_change
-from runner.plan.select import filter_plan, selected_by_status
+from runner.plan.select import filter_plan, preconditions_or_validation, selected_by_status
 from runner.project.discovery import TaskRef, scan_tasks
 from runner.redact import Redactor, build_redactor
 from runner.reporters import REPORTERS
@@ -85,12 +85,16 @@ def validate(
 ) -> tuple[list[TaskRunOutcome], int]:
     """Run the tasks; (outcomes, exit code)."""
     _check_request(request)
+    if request.pre:  # preconditions are their own run, never written into the task file
+        if request.check:
+            raise InputError("--pre runs the pre-flight checks; --check judges the validation")
+        request = replace(request, no_write=True)
     project = project or Project.open(request.project)
     if request.all_tasks:
         refs = _select_tasks(console, project, statuses=request.statuses, since=request.since)
     else:
         refs = [project.resolve(query) for query in request.tasks]
-    planned_tasks = [project.plan(r.path, r.doc) for r in refs]
+    planned_tasks = _pre_or_validation([project.plan(r.path, r.doc) for r in refs], request.pre)
     if request.components:
         planned_tasks = [
             p
@@ -132,6 +136,15 @@ def validate(
     if signum is not None:
         codes.append(EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT)
     return outcomes, combined_exit_code(codes)
+
+
+def _pre_or_validation(planned: list[PlannedTask], pre: bool) -> list[PlannedTask]:
+    """`--pre`: the pre-flight checks only (tasks without any dropped); else the rest."""
+    chosen = [replace(p, plan=preconditions_or_validation(p.plan, pre=pre)) for p in planned]
+    chosen = [p for p in chosen if not pre or any(c.kind == "pre" for c in p.plan.checks)]
+    if pre and not chosen:
+        raise InputError("--pre: no pre-flight checks (Pre-Flight Checks, Prerequisites, …)")
+    return chosen
 
 
 def _check_request(request: ValidateRequest) -> None:
@@ -206,6 +219,7 @@ async def _run_task(
             "only": request.only,
             "components": list(request.components),
             "allow_mutating": request.allow_mutating,
+            "pre": request.pre,
             "run_dir": project.relpath(run_dir.path),
         },
     )
@@ -228,6 +242,7 @@ async def _run_task(
             transport_for=lambda target: transport_for(target, shared),
             options=ExecuteOptions(
                 concurrency=request.concurrency or settings.concurrency,
+                failure_markers=tuple(settings.failure_markers),
                 default_timeout=request.timeout or settings.timeout,
                 allow_mutating=request.allow_mutating,
                 env_for=lambda target: _exported_env(target, environ),

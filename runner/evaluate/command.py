@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import signal
+from collections.abc import Sequence
 
 from runner.models import Expectation, Status
 
@@ -29,6 +30,7 @@ def evaluate(
     timeout_s: float | None = None,
     failure_line: str | None = None,
     sudo_password: bool = False,
+    failure_markers: Sequence[str] = DEFAULT_FAILURE_MARKERS,
 ) -> tuple[Status, str | None]:
     """Return `(status, reason)`; for `error` the reason is the error message."""
     if timed_out:
@@ -37,7 +39,9 @@ def evaluate(
         return "error", f"timed out after {format_seconds(timeout_s)}s"
     if exit_code is None:
         return "error", "the shell ended without an exit status"
-    status, reason = _judge(exit_code, stdout_text, stderr_text, expectation, failure_line)
+    status, reason = _judge(
+        exit_code, stdout_text, stderr_text, expectation, failure_line, failure_markers
+    )
     if status != "pass" and (sudo_password or _SUDO_PASSWORD.search(stderr_text)):
         return "error", "sudo needs a password"
     return status, reason
@@ -49,10 +53,15 @@ def _judge(
     stderr_text: str,
     expectation: Expectation,
     failure_line: str | None,
+    markers: Sequence[str],
 ) -> tuple[Status, str | None]:
     if exit_code != expectation.exit_code:
         return "fail", f"exit {describe_exit(exit_code)} (expected {expectation.exit_code})"
-    marker = find_failure_line(stdout_text) or find_failure_line(stderr_text) or failure_line
+    marker = (
+        find_failure_line(stdout_text, markers)
+        or find_failure_line(stderr_text, markers)
+        or failure_line
+    )
     if marker is not None:
         return "fail", f"printed a failure marker: {_shorten(marker)}"
     if expectation.stdout_regex is not None:
@@ -69,13 +78,14 @@ def _judge(
     return "pass", None
 
 
-def find_failure_line(text: str) -> str | None:
-    """The first line whose first non-space character is ❌, stripped."""
-    if FAILURE_MARKER not in text:
+def find_failure_line(text: str, markers: Sequence[str] = DEFAULT_FAILURE_MARKERS) -> str | None:
+    """The first line that starts (after spaces) with a failure marker, stripped."""
+    markers = tuple(marker for marker in markers if marker in text)
+    if not markers:
         return None
     for line in split_lines(text):
         stripped = line.strip()
-        if stripped.startswith(FAILURE_MARKER):
+        if stripped.startswith(markers):
             return stripped
     return None
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
+
+from runner.evaluate.command import DEFAULT_FAILURE_MARKERS, find_failure_line
 
 MIB = 1024 * 1024
 LOG_CAP_BYTES = 10 * MIB
@@ -18,7 +20,6 @@ HEAD_BYTES = 1 * MIB
 # a boundary could escape redaction; real secrets sit on ordinary lines).
 MAX_PENDING_LINE = 64 * 1024
 
-_FAILURE_LINE = re.compile(r"^[ \t\f\v]*❌.*$", re.MULTILINE)
 # What surrogateescape decoding leaves for bytes that are not UTF-8; never handed out.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SUDO_PASSWORD = re.compile(r"^sudo: (a password is required|a terminal is required)", re.M)
@@ -50,8 +51,10 @@ class StreamCapture:
         head_bytes: int = HEAD_BYTES,
         unbuffered: bool = False,
         on_error: Callable[[str], None] | None = None,
+        failure_markers: Sequence[str] = DEFAULT_FAILURE_MARKERS,
     ) -> None:
         self.path = path
+        self._markers = tuple(failure_markers)
         self._on_error = on_error
         self._redact = redact
         self._cap = cap
@@ -141,10 +144,10 @@ class StreamCapture:
         self._write_capped(data)
 
     def _scan(self, text: str) -> None:
-        if self.failure_line is None and "❌" in text:
-            found = _FAILURE_LINE.search(text)
+        if self.failure_line is None and any(marker in text for marker in self._markers):
+            found = find_failure_line(text, self._markers)
             if found:
-                self.failure_line = _without_surrogates(found.group(0).strip())
+                self.failure_line = _without_surrogates(found)
         if not self.sudo_password and "sudo: a " in text and _SUDO_PASSWORD.search(text):
             self.sudo_password = True
 

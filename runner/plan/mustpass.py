@@ -132,7 +132,7 @@ def resolve_check(
     """
     if check.when_var is not None and vars.get(check.when_var, "") is None:
         return Settled("skip", f"{check.when_var} is null for {component}")
-    if check.kind != "command" and check.kind != "setup":
+    if check.kind not in ("command", "setup", "pre"):
         return check
     try:
         command = render_template(check.command, vars)
