@@ -276,14 +276,19 @@ def _headings(tokens: Sequence[Token], line_count: int) -> tuple[Heading, ...]:
     for index, token in enumerate(tokens):
         if token.type == "heading_open" and token.map is not None:
             found.append((int(token.tag[1:]), tokens[index + 1].content, token.map[0]))
-    headings = []
-    for position, (level, text, line) in enumerate(found):
-        end = next(
-            (later for later_level, _, later in found[position + 1 :] if later_level <= level),
-            line_count,
-        )
-        headings.append(Heading(level, text, heading_name(text), line, Span(line, end)))
-    return tuple(headings)
+    # A heading's section ends at the next heading of the same or a higher level: one pass
+    # backwards with the open levels' next starts.
+    ends = [line_count] * len(found)
+    next_at_or_above = [line_count] * 8  # by level: where the next such heading starts
+    for position in range(len(found) - 1, -1, -1):
+        level, _, line = found[position]
+        ends[position] = next_at_or_above[level]
+        for upper in range(level, 8):
+            next_at_or_above[upper] = line
+    return tuple(
+        Heading(level, text, heading_name(text), line, Span(line, end))
+        for (level, text, line), end in zip(found, ends, strict=True)
+    )
 
 
 def heading_name(text: str) -> str:
@@ -320,7 +325,8 @@ def _sections(
     starts = sorted({h.line for h in headings} | set(labels))
     for line in labels:
         text = lines[line].strip().lstrip(">").strip()
-        end = next((later for later in starts if later > line), len(lines))
+        at = bisect_right(starts, line)
+        end = starts[at] if at < len(starts) else len(lines)
         kind = section_kind(text, names)
         found.append(Section(display_name(text), kind, line, Span(line, end), 7))
     return tuple(sorted(found, key=lambda section: section.line))
@@ -577,9 +583,12 @@ def _run_section_items(tokens: Sequence[Token], outline: _Outline) -> list[_List
 
 class _AllItems:
     """Every list item of the file (any depth), to name what a person reads as a step's title:
-    its bold title (`1. **Check the replica**`), or a checklist item's text (`- [ ] …`)."""
+    its bold title (`1. **Check the replica**`), or a checklist item's text (`- [ ] …`).
 
-    __slots__ = ("_lines", "_spans")
+    Items nest, so the items holding a line are the last item starting at or before it and
+    that item's chain of parents, found by bisection (a long file has thousands of items)."""
+
+    __slots__ = ("_lines", "_parents", "_spans", "_starts")
 
     def __init__(self, tokens: Sequence[Token], lines: Sequence[str]) -> None:
         self._lines = lines
@@ -587,11 +596,25 @@ class _AllItems:
             (Span(*token.map) for token in tokens if token.type == "list_item_open" and token.map),
             key=lambda span: (span.start, -span.end),
         )
+        self._starts = [span.start for span in self._spans]
+        self._parents: list[int | None] = []
+        open_items: list[int] = []
+        for index, span in enumerate(self._spans):
+            while open_items and not span.start < self._spans[open_items[-1]].end:
+                open_items.pop()
+            self._parents.append(open_items[-1] if open_items else None)
+            open_items.append(index)
 
     def holding(self, line: int) -> list[Span]:
         """The items holding `line`, innermost first."""
-        found = [span for span in self._spans if span.start <= line < span.end]
-        return sorted(found, key=lambda span: span.end - span.start)
+        found: list[Span] = []
+        index: int | None = bisect_right(self._starts, line) - 1
+        while index is not None and index >= 0:
+            span = self._spans[index]
+            if span.start <= line < span.end:
+                found.append(span)
+            index = self._parents[index]
+        return found
 
     def text(self, span: Span) -> tuple[str, bool]:
         """(the item's first line without marker and checkbox, is a checklist item)."""
@@ -626,7 +649,12 @@ class _AllItems:
 
 
 def _item_at(items: Sequence[_ListItem], line: int) -> _ListItem | None:
-    return next((item for item in items if item.span.start <= line < item.span.end), None)
+    """The item holding `line`; `items` are top-level items in file order (they never
+    overlap), so a bisection finds it."""
+    at = bisect_right(items, line, key=lambda item: item.span.start) - 1
+    if at >= 0 and items[at].span.start <= line < items[at].span.end:
+        return items[at]
+    return None
 
 
 def _must_pass_items(
@@ -905,8 +933,7 @@ def _inline_commands(
         item
         for token in tokens
         if token.type in ("fence", "code_block") and token.map is not None
-        for item in items
-        if item.span.start <= token.map[0] < item.span.end
+        if (item := _item_at(items, token.map[0])) is not None
     }
     taken: set[_ListItem] = set()
     commands: list[InlineCommand] = []

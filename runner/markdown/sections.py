@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Collection, Iterable, Sequence
+from bisect import bisect_left
+from collections.abc import Collection, Sequence
 from functools import lru_cache
 
 from runner.models import (
@@ -212,54 +213,77 @@ def skipped_sections(doc: TaskDocument, planned_lines: Collection[int]) -> list[
     each validation-looking heading inside a never-run section (`planned_lines`: 0-based lines
     of the plan's checks, shown ones included)."""
     headings = [s for s in doc.sections if s.level <= 6]
-    code_lines = [
+    children: dict[int | None, list[int]] = {}
+    open_chain: list[int] = []
+    for index, heading in enumerate(headings):
+        while open_chain and headings[open_chain[-1]].level >= heading.level:
+            open_chain.pop()
+        children.setdefault(open_chain[-1] if open_chain else None, []).append(index)
+        open_chain.append(index)
+    code_lines = sorted(
         block.body_start
         for block in doc.code_blocks
         if block.runnable and any(line.strip() and not _comment(line) for line in block.body)
-    ]
+    )
+    planned = sorted(planned_lines)
     found: list[SkippedSection] = []
 
-    def holds(section: Section, lines: Iterable[int]) -> bool:
-        return any(section.span.start <= line < section.span.end for line in lines)
+    def holds(section: Section, lines: Sequence[int]) -> bool:
+        at = bisect_left(lines, section.span.start)
+        return at < len(lines) and lines[at] < section.span.end
 
-    def children(parent: Section | None) -> list[Section]:
-        inside = [
-            s for s in headings if parent is None or (parent.span.start < s.line < parent.span.end)
-        ]
-        return [
-            s
-            for s in inside
-            if not any(o is not s and o.span.start < s.line < o.span.end for o in inside)
-        ]
-
-    def visit(section: Section) -> None:
-        if not holds(section, code_lines):
-            return
-        is_title = section.level == 1 and section.kind not in NEVER_RUN_SECTION_KINDS
-        if holds(section, planned_lines) or is_title:
-            for child in children(section):
-                visit(child)
-            return
-        found.append(SkippedSection(section.line + 1, section.name, _reason(section)))
-
-    for top in children(None):
-        visit(top)
     names = doc.validation_sections
-    for outer in headings:
-        if outer.kind not in NEVER_RUN_SECTION_KINDS or _inside_never_run(outer, headings):
-            continue
-        for inner in headings:
-            inside = outer.span.start < inner.line < outer.span.end
-            if inside and looks_like_validation(inner.name, names):
-                part = "the rollback" if outer.kind == "rollback" else "the change"
-                found.append(
-                    SkippedSection(
-                        inner.line + 1,
-                        inner.name,
-                        f"nested: inside {outer.name}, part of {part}, never run",
-                    )
-                )
+    stack: list[int | None] = [None]
+    while stack:  # depth first, iteratively: a file may nest headings deeply
+        parent = stack.pop()
+        for index in reversed(children.get(parent, [])):
+            section = headings[index]
+            if not holds(section, code_lines):
+                continue
+            is_title = section.level == 1 and section.kind not in NEVER_RUN_SECTION_KINDS
+            if holds(section, planned) or is_title:
+                stack.append(index)
+                continue
+            found.append(SkippedSection(section.line + 1, section.name, _reason(section)))
+            if section.kind in NEVER_RUN_SECTION_KINDS:
+                found.extend(_nested(section, index, headings, children, names))
+    for index, section in enumerate(headings):
+        # a never-run section without code: its validation-looking headings still say so
+        quiet = section.kind in NEVER_RUN_SECTION_KINDS and not holds(section, code_lines)
+        if quiet and not _inside(section, headings):
+            found.extend(_nested(section, index, headings, children, names))
     return sorted(found, key=lambda s: s.line)
+
+
+def _nested(
+    outer: Section,
+    index: int,
+    headings: Sequence[Section],
+    children: dict[int | None, list[int]],
+    names: tuple[str, ...],
+) -> list[SkippedSection]:
+    part = "the rollback" if outer.kind == "rollback" else "the change"
+    found = []
+    stack = list(children.get(index, []))
+    while stack:
+        inner = stack.pop()
+        stack.extend(children.get(inner, []))
+        if looks_like_validation(headings[inner].name, names):
+            found.append(
+                SkippedSection(
+                    headings[inner].line + 1,
+                    headings[inner].name,
+                    f"nested: inside {outer.name}, part of {part}, never run",
+                )
+            )
+    return found
+
+
+def _inside(section: Section, headings: Sequence[Section]) -> bool:
+    return any(
+        other.kind in NEVER_RUN_SECTION_KINDS and other.span.start < section.line < other.span.end
+        for other in headings
+    )
 
 
 def _reason(section: Section) -> str:
@@ -268,13 +292,6 @@ def _reason(section: Section) -> str:
     if section.kind == "test-steps":
         return _SUPERSEDED
     return _NOT_VALIDATION
-
-
-def _inside_never_run(section: Section, headings: Sequence[Section]) -> bool:
-    return any(
-        other.kind in NEVER_RUN_SECTION_KINDS and other.span.start < section.line < other.span.end
-        for other in headings
-    )
 
 
 def _comment(line: str) -> bool:
