@@ -182,8 +182,9 @@ def _endless_loop(command: str, commands: Sequence[SimpleCommand]) -> str | None
 def _short_flags(args: Sequence[str]) -> set[str]:
     letters: set[str] = set()
     for arg in args:
-        if re.fullmatch(r"-[A-Za-z]+", arg):
-            letters.update(arg[1:])
+        cluster = re.match(r"-([A-Za-z]+)", arg)  # `-fn`, `-bn1`, `-n50`: the letters
+        if cluster is not None:
+            letters.update(cluster.group(1))
     return letters
 
 
