@@ -54,3 +54,19 @@ def test_a_failure_line_past_the_head_has_no_surrogates(tmp_path: Path, head_byt
     assert not capture.head_complete
     for text in (capture.tail, capture.head, capture.failure_line):
         assert_writable(text)
+
+
+def test_a_configured_marker_past_the_head_is_found_while_streaming(tmp_path: Path) -> None:
+    script = "head -c 3000000 /dev/zero | tr '\\0' 'a' | fold -w 100; echo '[FAIL] late'"
+    capture = StreamCapture(tmp_path / "out.log", failure_markers=("[FAIL]",))
+    with subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE) as process:
+        assert process.stdout is not None
+        for _ in range(100_000):  # bounded: about 3 MB in 64 KiB reads
+            chunk = process.stdout.read(65536)
+            if not chunk:
+                break
+            capture.write(chunk)
+        assert process.wait(timeout=30) == 0
+    capture.close()
+    assert not capture.head_complete
+    assert capture.failure_line == "[FAIL] late"
