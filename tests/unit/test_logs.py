@@ -57,7 +57,7 @@ def test_a_failure_line_past_the_head_has_no_surrogates(tmp_path: Path, head_byt
 
 
 def test_a_configured_marker_past_the_head_is_found_while_streaming(tmp_path: Path) -> None:
-    script = "head -c 3000000 /dev/zero | tr '\\0' 'a' | fold -w 100; echo '[FAIL] late'"
+    script = "head -c 3000000 /dev/zero | tr '\\0' 'a' | fold -w 100; printf '\\n[FAIL] late\\n'"
     capture = StreamCapture(tmp_path / "out.log", failure_markers=("[FAIL]",))
     with subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE) as process:
         assert process.stdout is not None
