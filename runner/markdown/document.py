@@ -318,8 +318,17 @@ def _sections(
             and tokens[index + 1].type == "inline"
         ):
             labels.append(token.map[0])
+    # The document's title (a first heading of level 1) names the whole file, not a part of
+    # it: "# Post-Deployment Validation" must not make every neutral section under it run.
+    title = headings[0].line if headings and headings[0].level == 1 else None
     found = [
-        Section(display_name(h.text), section_kind(h.text, names), h.line, h.section, h.level)
+        Section(
+            display_name(h.text),
+            "other" if h.line == title else section_kind(h.text, names),
+            h.line,
+            h.section,
+            h.level,
+        )
         for h in headings
     ]
     starts = sorted({h.line for h in headings} | set(labels))

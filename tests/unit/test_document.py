@@ -791,3 +791,13 @@ def test_validation_sections_come_from_the_setting() -> None:
     doc = parse_document(text, "a.md", validation_sections=["checks"])
     assert doc.is_task and doc.code_blocks[0].section == "validation"
     assert doc.validation_sections == ("checks",)
+
+
+def test_the_documents_title_does_not_make_the_whole_file_a_validation_section() -> None:
+    text = (
+        "# Post-Deployment Validation\n\n## Deployment Steps\n\n```bash\nsudo systemctl "
+        "restart x\n```\n\n## Verification\n\n```bash\ntest -d /\n```\n"
+    )
+    doc = parse(text)
+    assert [b.section for b in doc.code_blocks] == ["other", "validation"]
+    assert parse("# Rollback runbook\n\n## Health Check\n\n```bash\ntrue\n```\n").is_task
