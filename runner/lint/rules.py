@@ -265,8 +265,15 @@ def _masked_if(
     if not all(branch and _program(branch[-1].argv) in _ECHOES for branch in branches):
         return []
     else_echo = _echo_text(branches[-1][-1]) if has_else else ""
+    # A branch that prints a failure marker makes the check fail at run time, wherever it is
+    # (`if grep -q '^pool ' f; then echo "FAILED: …"; fi`).
+    marked = [
+        text
+        for branch in branches
+        if (text := _echo_text(branch[-1])).lstrip("'\"").startswith(tuple(markers))
+    ]
     what = "`if … else echo … fi`" if has_else else "`if … then echo … fi` without else"
-    return [_masked_finding(else_echo, file, line, what, markers)]
+    return [_masked_finding(marked[0] if marked else else_echo, file, line, what, markers)]
 
 
 _ERROR_WORDS = re.compile(
