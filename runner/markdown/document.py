@@ -55,7 +55,6 @@ from runner.models import (
 )
 
 RUNNABLE_LANGS = frozenset({"bash", "sh", "shell", "console", ""})
-TEMPLATE_SECTION_KINDS = frozenset({"criteria", "status"})
 # The sections that, with a Task ID field, make a file a task of the template family.
 TASK_SECTION_KINDS = frozenset({"criteria", "status", "test-commands", "test-steps"})
 MUST_PASS_NAMES = ("must-pass validations", "must-pass validation", "must pass validations")
