@@ -24,7 +24,9 @@ def test_generated_task_plans_one_check_per_command_on_every_component() -> None
     plan = build_plan(doc, PlanContext(inventory_components=("host1", "host2")))
 
     assert doc.task_id == "BENCH-001"
-    assert [c.command for c in plan.checks if c.kind == "command"] == list(COMMANDS)
+    # every command runs; `echo ok` prints a caption, so it runs as a setup step, not a check
+    assert [c.command for c in plan.checks if c.kind in ("command", "setup")] == list(COMMANDS)
+    assert [c.command for c in plan.checks if c.decorative] == ["echo ok"]
     assert all(c.components == ("host1", "host2") for c in plan.checks)
 
 

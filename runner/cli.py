@@ -210,6 +210,12 @@ def validate(
         Path | None,
         typer.Option("--baseline", help="Compare performance with this baseline file."),
     ] = None,
+    pre: Annotated[
+        bool,
+        typer.Option(
+            "--pre", help="Run the pre-flight checks only (never written into the task file)."
+        ),
+    ] = False,
     tasks: TasksOpt = None,
     playbooks: PlaybooksOpt = None,
     inventory: InventoryOpt = None,
@@ -239,6 +245,7 @@ def validate(
             baseline=baseline,
             jobs=jobs,
             notify=notify,
+            pre=pre,
             project=_project(tasks, playbooks, inventory, reports),
         ),
     )

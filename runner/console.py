@@ -102,7 +102,8 @@ class Console:
         components = ", ".join(plan.components) if plan.components else "[]"
         self.out.print(f"components: {escape(components)}", soft_wrap=True)
         table = Table(show_lines=False, expand=False)
-        for column in ("id", "line", "label", "source", "components", "kind", "command", "notes"):
+        columns = ("id", "line", "label", "section", "components", "kind", "command", "notes")
+        for column in columns:
             table.add_column(column, overflow="fold")
         for check in plan.checks:
             command = self._safe(check.command.splitlines()[0] if check.command else "")
@@ -119,13 +120,19 @@ class Console:
                 check.id,
                 str(check.line),
                 escape(self._safe(check.label)),
-                check.source,
+                escape(check.section or check.source),
                 escape(", ".join(check.components)),
                 check.kind,
                 escape(command),
                 escape(notes),
             )
         self.out.print(table)
+        for skipped in plan.skipped_sections:
+            self.out.print(
+                f"skipped: {escape(skipped.heading)} (line {skipped.line}): "
+                f"{escape(skipped.reason)}",
+                soft_wrap=True,
+            )
         for note in (*plan.notes, *extra_notes):
             self.out.print(f"note: {escape(self._safe(note))}", soft_wrap=True)
 

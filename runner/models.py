@@ -54,7 +54,27 @@ class Target:
 
 # --------------------------------------------------------------------------- parsed document
 
-SectionKind = Literal["test-commands", "test-steps", "execution", "status", "validation", "other"]
+# What a part of the file is for. `test-commands`, `test-steps` and `validation` run; `pre` runs
+# only with `validate --pre`; `execution`, `rollback`, `troubleshooting` and `credentials` are
+# never run, and win over any validation-looking heading inside them; `criteria` is the
+# template's Validation Criteria (Test Case, Must-Pass), `status` its Status Tracking.
+SectionKind = Literal[
+    "test-commands",
+    "test-steps",
+    "validation",
+    "pre",
+    "execution",
+    "rollback",
+    "troubleshooting",
+    "credentials",
+    "criteria",
+    "status",
+    "other",
+]
+RUN_SECTION_KINDS: frozenset[str] = frozenset({"test-commands", "test-steps", "validation", "pre"})
+NEVER_RUN_SECTION_KINDS: frozenset[str] = frozenset(
+    {"execution", "rollback", "troubleshooting", "credentials"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +92,32 @@ class Heading:
     name: str  # normalised: leading non-word characters stripped, casefolded
     line: int
     section: Span  # the heading line up to the next heading of the same or a higher level
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A heading, or a bold label on a line of its own (`**Validation Commands:**`), and the
+    lines it covers: a heading's up to the next heading of the same or a higher level, a bold
+    label's up to the next heading or bold label."""
+
+    name: str  # as a person reads it: no `#`, leading emoji, bold markers or trailing colon
+    kind: SectionKind  # by its own name (`Verification` inside Rollback is still `validation`)
+    line: int
+    span: Span
+    level: int  # 1-6 for headings; 7 for a bold label
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a code block or an inline command sits, as the reading rules see it."""
+
+    kind: SectionKind  # effective: a never-run section wins over anything inside it
+    section: str | None  # the section that decided `kind` (nearest validation/pre one)
+    outer_line: int | None = None  # the outermost run section holding it (evidence anchor)
+    title: str | None = None  # list item bold title, `Step N:` heading or checklist text
+    output_label: str | None = None  # "Expected Output" when an output label sits just above
+    expected_prose: str | None = None  # `**Expected:** …` / `(Expected: …)` right after it
+    expected_line: int | None = None  # the line of that prose
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +141,8 @@ class Field:
 
 @dataclass(frozen=True, slots=True)
 class CodeBlock:
-    """A fenced code block. `body` lines have the container indentation removed."""
+    """A fenced (or 4-space indented) code block. `body` lines have the container indentation
+    removed."""
 
     info: str  # the fence info string as written ("bash {on=llm-01}")
     lang: str  # first word of info, casefolded ("" when untagged)
@@ -107,6 +154,8 @@ class CodeBlock:
     indent: int  # columns of container indentation removed from body lines
     closed: bool  # False when the fence runs to the end of its container/document
     list_item: int | None = None  # index of the enclosing Test Steps list item, if any
+    placement: Placement | None = None
+    indented: bool = False  # a 4-space indented code block, not a fence
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +168,17 @@ class InlineCommand:
     expected_text: str | None  # the whole parenthesised prose, for the plan's notes
     list_span: Span  # the enclosing list: consecutive inline commands of one list share a session
     item: int  # index of the list item within that list
+    placement: Placement | None = None
+    expected_exit: int | None = None  # `(Expected: `exit 0`)`: an exit-status expectation
+
+
+@dataclass(frozen=True, slots=True)
+class MissingCommand:
+    """A step that states an expectation but whose command cannot be found."""
+
+    line: int
+    text: str  # the step's text, shortened
+    section: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +232,8 @@ class TaskDocument:
     lines: tuple[str, ...]  # lines with their endings stripped
     endings: tuple[str, ...]  # each line's ending as written: "\n", "\r\n", "\r" or "" (last)
     has_bom: bool
-    is_task: bool  # a Task ID and a template section (Validation Criteria or Status Tracking)
-    task_id: str | None  # None when missing or a `[…]` placeholder
+    is_task: bool  # when given by path (see `rejection` otherwise)
+    task_id: str | None  # the Task ID field, else the H1's, else the file name's; None: placeholder
     task_id_line: int | None
     title: str | None
     title_line: int | None
@@ -186,6 +246,18 @@ class TaskDocument:
     code_blocks: tuple[CodeBlock, ...]  # every fenced block, in file order
     inline_commands: tuple[InlineCommand, ...]
     status: StatusSection | None
+    id_source: Literal["field", "h1", "filename"] | None = None  # only "field": --all, ID lookup
+    rejection: str | None = None  # why it is not a task (None when it is)
+    sections: tuple[Section, ...] = ()  # headings and bold labels, in file order
+    status_field: Field | None = None  # `**Status**:` near the top (files without Status Tracking)
+    evidence: EvidenceBlock | None = None  # the evidence block, wherever it is
+    missing_commands: tuple[MissingCommand, ...] = ()
+    validation_sections: tuple[str, ...] = ()  # the names it was read with (to read it again)
+
+    @property
+    def has_id_field(self) -> bool:
+        """A Task ID field with a value: only such files are picked by `--all` and ID lookup."""
+        return self.id_source == "field"
 
 
 # --------------------------------------------------------------------------- splitting
@@ -239,20 +311,27 @@ class ShellCommand:
     label: str | None  # the comment line directly above, without "# "
     directives: Directives  # directives given directly above this command
     is_setup: bool  # only assigns variables (`X=1`, `export X=1`)
+    shown_output: str | None = None  # a transcript's lines after this `$ ` prompt
+    expected_prose: str | None = None  # `# Expected: 5` / `# Should show: …` next to it
+    expected_line: int | None = None  # 0-based index into the block body of that comment
+    valid: bool = True  # bash would read it without a syntax error
 
 
 @dataclass(frozen=True, slots=True)
 class SplitBlock:
     commands: tuple[ShellCommand, ...]
     directives: Directives  # block-level: first-line directive comment or fence info
+    transcript: bool = False  # `$ ` prompts: prompt lines are the commands
 
 
 # --------------------------------------------------------------------------- plan
 
-CheckSource = Literal["test-commands", "test-steps", "must-pass"]
-# "shown": in the plan with a note saying why, never run and never counted (a playbook check
-# that does not apply to any of the task's components, sample output, …).
-CheckKind = Literal["command", "setup", "http", "not-run", "shown"]
+CheckSource = Literal["test-commands", "test-steps", "validation", "pre", "must-pass"]
+# `command`, `setup`, `http` run; `pre` runs only with `validate --pre`; `shown` is in the task
+# and in the plan but never runs (sample output, not shell, placeholders); `not-run` is a
+# Must-Pass item a person signs off.
+CheckKind = Literal["command", "setup", "http", "not-run", "pre", "shown"]
+ShownReason = Literal["output-label", "not-shell", "placeholder", "language"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +392,23 @@ class PlannedCheck:
     when_var: str | None = None  # playbook: skip on a component whose inventory var is null
     expected_prose: str | None = None  # an `(Expected: …)` that is prose, not a checkable value
     reason: str | None = None  # kinds "not-run" and "shown": why it does not run
+    expected_prose_line: int | None = None  # 1-based line of that prose
+    prose_checked: bool = False  # the prose became `expectation` (an exit status, an HTTP code)
+    section: str | None = None  # the task's section it came from ("Verification Commands")
+    decorative: bool = False  # a setup step that only prints literal text (`echo "=== …"`)
+    shown_reason: ShownReason | None = None  # kind "shown": why it is not run
+    shown_output: str | None = None  # a transcript's output after its prompt (shown, unchecked)
+    warnings: tuple[str, ...] = ()  # plan warnings by rule name ("never-ends")
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedSection:
+    """A part of the file with commands that the plan does not run, and why."""
+
+    line: int  # 1-based
+    heading: str
+    reason: str  # "<category>: <why>" (execution, rollback, troubleshooting, credentials,
+    # nested, not-validation, superseded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +419,7 @@ class Plan:
     components: tuple[str, ...]
     checks: tuple[PlannedCheck, ...]
     notes: tuple[str, ...] = ()
+    skipped_sections: tuple[SkippedSection, ...] = ()
 
 
 # --------------------------------------------------------------------------- outcomes
@@ -362,6 +459,7 @@ class CheckResult:
     attempts: tuple[Attempt, ...] = ()
     line: int | None = None  # 1-based line in the task file
     http: dict[str, object] | None = None
+    expected: str | None = None  # the expectation the task writes in prose next to the command
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,8 +20,12 @@ def run(request: LintRequest, console: Console) -> int:
     findings: list[Finding] = []
     refs: list[TaskRef]
     if request.all_tasks or not request.tasks:
-        scan = scan_tasks(project.settings.tasks, cwd=project.cwd)
-        refs = [ref for ref in scan.tasks if ref.doc.task_id is not None]
+        scan = scan_tasks(
+            project.settings.tasks,
+            cwd=project.cwd,
+            validation_sections=project.settings.validation_sections,
+        )
+        refs = [ref for ref in scan.tasks if ref.doc.has_id_field]
         for problem in scan.skipped:
             findings.append(
                 Finding(

@@ -111,7 +111,12 @@ class Project:
         return self._planning
 
     def resolve(self, query: str) -> TaskRef:
-        return resolve_task(query, dirs=self.settings.tasks, cwd=self.cwd)
+        return resolve_task(
+            query,
+            dirs=self.settings.tasks,
+            cwd=self.cwd,
+            validation_sections=self.settings.validation_sections,
+        )
 
     def plan_query(self, query: str, *, with_lint: bool = False) -> PlannedTask:
         ref = self.resolve(query)
@@ -138,6 +143,7 @@ class Project:
             plan,
             provided_env=provided,
             inventory_components=None if inventory is None else tuple(inventory.components),
+            failure_markers=self.settings.failure_markers,
         )
 
     # ------------------------------------------------------------------ secrets
@@ -211,7 +217,10 @@ def _load_planning(settings: Settings) -> _Planning:
         return mutation_reason(command, read_only_posts=read_only_posts, functions=functions)
 
     context = PlanContext(
-        default_component=settings.default_component, guard=guard, playbooks=loaded
+        default_component=settings.default_component,
+        guard=guard,
+        playbooks=loaded,
+        failure_markers=tuple(settings.failure_markers),
     )
     if inventory is None:
         notes.append("no inventory: components are shown as written")
@@ -238,7 +247,9 @@ def _inventory_if_any(settings: Settings) -> Inventory | None:
 def _with_lint_notes(plan: Plan, findings: Sequence[Finding]) -> Plan:
     """Attach each finding to the command check it falls in (the nearest one above it)."""
     starts = sorted(
-        (c.line, i) for i, c in enumerate(plan.checks) if c.kind in ("command", "setup", "not-run")
+        (c.line, i)
+        for i, c in enumerate(plan.checks)
+        if c.kind in ("command", "setup", "not-run", "pre", "shown")
     )
     extra: dict[int, list[str]] = {}
     for finding in findings:

@@ -57,7 +57,7 @@ def run(request: ReportRequest, console: Console) -> int:
 def _apply(console: Console, project: Project, path: Path, record: RunRecord) -> int:
     if record.state != "complete":
         raise InputError(f"run {record.run_id} is {record.state}: only a complete run is applied")
-    snapshot = read_snapshot(path)
+    snapshot = read_snapshot(path, validation_sections=project.settings.validation_sections)
     result = write_back(path, snapshot, record, today=project.today(record.started_at))
     console.info(
         f"applied run {record.run_id} to {record.task_path}"

@@ -58,6 +58,7 @@ class ValidateRequest:
     baseline: Path | None = None
     jobs: int = 1
     notify: str | None = None
+    pre: bool = False  # run the pre-flight checks (kind "pre") instead of the validation
     project: ProjectFlags = ProjectFlags()
 
     @property

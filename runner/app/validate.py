@@ -54,7 +54,7 @@ from runner.execute.runtime import Interrupt, Job, run_jobs
 from runner.execute.scheduler import CheckFinished, CheckStarted, ExecuteOptions, execute_plan
 from runner.models import CheckResult, Plan, RunRecord, Target
 from runner.ops.notify import notify_on_change
-from runner.plan.select import filter_plan, selected_by_status
+from runner.plan.select import filter_plan, preconditions_or_validation, selected_by_status
 from runner.project.discovery import TaskRef, scan_tasks
 from runner.project.settings import settings_file_note
 from runner.reporters import REPORTERS
@@ -85,6 +85,10 @@ def validate(
 ) -> tuple[list[TaskRunOutcome], int]:
     """Run the tasks; (outcomes, exit code)."""
     _check_request(request)
+    if request.pre:  # preconditions are their own run, never written into the task file
+        if request.check:
+            raise InputError("--pre runs the pre-flight checks; --check judges the validation")
+        request = replace(request, no_write=True)
     project = project or Project.open(request.project)
     settings_note = settings_file_note(project.settings)
     if settings_note:
@@ -93,7 +97,7 @@ def validate(
         refs = _select_tasks(console, project, statuses=request.statuses, since=request.since)
     else:
         refs = [project.resolve(query) for query in request.tasks]
-    planned_tasks = [project.plan(r.path, r.doc) for r in refs]
+    planned_tasks = _pre_or_validation([project.plan(r.path, r.doc) for r in refs], request.pre)
     if request.components:
         planned_tasks = [
             p
@@ -144,6 +148,15 @@ def validate(
     return outcomes, combined_exit_code(codes)
 
 
+def _pre_or_validation(planned: list[PlannedTask], pre: bool) -> list[PlannedTask]:
+    """`--pre`: the pre-flight checks only (tasks without any dropped); else the rest."""
+    chosen = [replace(p, plan=preconditions_or_validation(p.plan, pre=pre)) for p in planned]
+    chosen = [p for p in chosen if not pre or any(c.kind == "pre" for c in p.plan.checks)]
+    if pre and not chosen:
+        raise InputError("--pre: no pre-flight checks (Pre-Flight Checks, Prerequisites, …)")
+    return chosen
+
+
 def _check_request(request: ValidateRequest) -> None:
     if request.all_tasks and request.tasks:
         raise InputError("give task IDs or --all, not both")
@@ -165,13 +178,17 @@ def _check_request(request: ValidateRequest) -> None:
 def _select_tasks(
     console: Console, project: Project, *, statuses: Sequence[str], since: str | None
 ) -> list[TaskRef]:
-    scan = scan_tasks(project.settings.tasks, cwd=project.cwd)
+    scan = scan_tasks(
+        project.settings.tasks,
+        cwd=project.cwd,
+        validation_sections=project.settings.validation_sections,
+    )
     for problem in scan.skipped:
         console.info(f"skipped: {problem}")
     return [
         ref
         for ref in scan.tasks
-        if ref.doc.task_id is not None  # the template
+        if ref.doc.has_id_field  # not the template, not a file without a Task ID field
         and selected_by_status(ref.doc, statuses=statuses, since=since)
     ]
 
@@ -191,7 +208,7 @@ async def _run_task(
 ) -> TaskRunOutcome:
     settings = project.settings
     plan = filter_plan(planned.plan, only=request.only, components=request.components)
-    snapshot = read_snapshot(planned.path)
+    snapshot = read_snapshot(planned.path, validation_sections=project.settings.validation_sections)
     redactor = project.redactor
     task_path = project.relpath(planned.path)
     started = project.clock()
@@ -211,6 +228,7 @@ async def _run_task(
             "only": request.only,
             "components": list(request.components),
             "allow_mutating": request.allow_mutating,
+            "pre": request.pre,
             "run_dir": project.relpath(run_dir.path),
         },
     )
@@ -233,6 +251,7 @@ async def _run_task(
             transport_for=lambda target: transport_for(target, shared),
             options=ExecuteOptions(
                 concurrency=request.concurrency or settings.concurrency,
+                failure_markers=tuple(settings.failure_markers),
                 default_timeout=request.timeout or settings.timeout,
                 allow_mutating=request.allow_mutating,
                 env_for=lambda target: _exported_env(target, environ),

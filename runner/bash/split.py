@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import replace
 
 from runner.bash.assignments import only_assigns
 from runner.bash.directives import parse_directive_comment, parse_fence_info
@@ -13,7 +15,7 @@ from runner.bash.tokenizer import Tokenizer
 from runner.errors import InputError
 from runner.models import Directives, ShellCommand, SplitBlock
 
-__all__ = ["split_block"]
+__all__ = ["is_transcript", "split_block"]
 
 
 # --------------------------------------------------------------------------- splitting
@@ -52,6 +54,23 @@ def _continuation_content(line: str) -> str:
     return line
 
 
+# `# Expected: 5`, `# Should show: active (running)`: what the command should print, in prose.
+_EXPECTATION_COMMENT = re.compile(
+    r"^#+\s*(?:expected(?:\s+(?:output|result))?|expect|should\s+(?:show|return|print|output|"
+    r"be|see|say|contain|display|report|list))\b\s*:?\s*(?P<prose>\S.*?)\s*$",
+    re.IGNORECASE,
+)
+_SHELL_LANGS = frozenset(("bash", "sh", "shell", ""))
+
+
+def is_transcript(body: Sequence[str], lang: str) -> bool:
+    """A `console` block, or a shell block whose commands are written after `$ ` prompts."""
+    lang = lang.casefold()
+    if lang == "console":
+        return True
+    return lang in _SHELL_LANGS and any(line.startswith("$ ") for line in body)
+
+
 def split_block(
     body: Sequence[str],
     *,
@@ -60,11 +79,19 @@ def split_block(
     path: str = "<block>",
     first_lineno: int = 1,
 ) -> SplitBlock:
-    """Split a code block's lines into the top-level commands bash would run one by one."""
+    """Split a code block's lines into the top-level commands bash would run one by one.
+
+    A transcript (`console`, or `$ ` prompts in a shell block) runs its prompt lines; the
+    lines after a prompt are that command's output, kept as `shown_output`. In a shell
+    block's transcript `#` lines stay comments (labels), as in the rest of that block.
+    """
     console = lang.casefold() == "console"
+    transcript = is_transcript(body, lang)
     lines = list(body)
     contents: list[str | None] = (
-        [_prompt_content(line) for line in lines] if console else list(lines)
+        [_transcript_content(line, comments=not console) for line in lines]
+        if transcript
+        else list(lines)
     )
     block_directives = parse_fence_info(info, path=path, line=max(first_lineno - 1, 1))
 
@@ -78,6 +105,7 @@ def split_block(
 
     commands: list[ShellCommand] = []
     comments: list[int] = []  # comment lines directly above the next command
+    expected: tuple[str, int] | None = None  # an expectation comment for the next command
     i = start
     n = len(lines)
     while i < n:
@@ -88,6 +116,22 @@ def split_block(
             i += 1
             continue
         if _is_comment(content):
+            prose = _EXPECTATION_COMMENT.match(content.strip(" \t"))
+            if prose is not None:
+                previous = commands[-1] if commands else None
+                right_after = previous is not None and previous.last_line == i - 1
+                if previous is not None and right_after and not comments and not expected:
+                    commands[-1] = replace(
+                        previous,
+                        expected_prose=prose.group("prose"),
+                        expected_line=i,
+                        last_line=previous.last_line,
+                    )
+                    contents[i] = None  # it said what the command above prints
+                else:
+                    expected = (prose.group("prose"), i)
+                i += 1
+                continue
             comments.append(i)
             i += 1
             continue
@@ -97,28 +141,54 @@ def split_block(
         first_index = i
         while not scanner.complete() and i + 1 < n:
             i += 1
-            following = lines[i] if not console else _continuation_content(lines[i])
+            following = lines[i] if not transcript else _continuation_content(lines[i])
             contents[i] = following
             scanner.feed(following)
             text_lines.append(following)
         if not scanner.complete():  # malformed at the end: the rest is one command
             while len(text_lines) > 1 and _is_blank(text_lines[-1]):
                 text_lines.pop()
-        commands.append(
-            _command(
-                text_lines,
-                first_index,
-                comments,
-                contents,
-                scanner,
-                path=path,
-                first_lineno=first_lineno,
-            )
+        command = _command(
+            text_lines,
+            first_index,
+            comments,
+            contents,
+            scanner,
+            path=path,
+            first_lineno=first_lineno,
         )
-        comments = []
+        if expected is not None:
+            command = replace(command, expected_prose=expected[0], expected_line=expected[1])
+            expected = None
         i = first_index + len(text_lines)
+        if transcript:
+            output, i = _output_after(lines, contents, i)
+            command = replace(command, shown_output=output)
+        commands.append(command)
+        comments = []
     _reject_dangling(comments, contents, path=path, first_lineno=first_lineno)
-    return SplitBlock(commands=tuple(commands), directives=block_directives)
+    return SplitBlock(commands=tuple(commands), directives=block_directives, transcript=transcript)
+
+
+def _transcript_content(line: str, *, comments: bool) -> str | None:
+    if comments and line.lstrip(" \t").startswith("#"):
+        return line
+    return _prompt_content(line)
+
+
+def _output_after(
+    lines: Sequence[str], contents: list[str | None], start: int
+) -> tuple[str | None, int]:
+    """A transcript command's output: the lines up to the next prompt or comment."""
+    end = start
+    while end < len(lines) and contents[end] is None:
+        end += 1
+    output = [line for line in lines[start:end]]
+    while output and not output[-1].strip():
+        output.pop()
+    while output and not output[0].strip():
+        output.pop(0)
+    return ("\n".join(output) if output else None), start
 
 
 def _command(
@@ -142,6 +212,8 @@ def _command(
             label = _label_text(comment) or label
     if directives.name is not None:
         label = directives.name
+    # Before `script()`, which finishes the tokenizer's input (complete() is then true).
+    valid = scanner.complete() and not scanner.invalid
     return ShellCommand(
         text="\n".join(text_lines),
         first_line=first_index,
@@ -149,6 +221,7 @@ def _command(
         label=label,
         directives=directives,
         is_setup=only_assigns(scanner.script()),
+        valid=valid,
     )
 
 

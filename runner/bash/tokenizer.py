@@ -231,6 +231,9 @@ class Tokenizer:
         self.runs_commands = False
         self.compound = False
         self.broken = False
+        # bash would report a syntax error (`word (`, a stray `)` or `fi`); only noted, so that
+        # splitting stays what it was: an untagged block with one is not shell (shown).
+        self.invalid = False
         self._lines: list[str] = []
         self._starts: list[int] = []
         self._base = 0  # offset of the current line in the whole text
@@ -550,6 +553,7 @@ class Tokenizer:
         self.stack = [top]
         self.heredocs = []
         self.broken = True
+        self.invalid = True
 
     def _pop_compound(self, end: int) -> None:
         frame = self.stack.pop()
@@ -731,6 +735,8 @@ class Tokenizer:
             head.fname = name.value if isinstance(name, Word) else ""
             head.frecord = frame.emit
             return s.index(")", end) + 1
+        if not frame.cmd_pos:
+            self.invalid = True  # `word (`: "syntax error near unexpected token `('"
         paren = self._push_compound(_PAREN, i)
         self._emit(paren, Operator("(", self._base + i))
         return end
@@ -748,6 +754,7 @@ class Tokenizer:
                     self._closed_compound(frame, pos + 1)
                     self._after_compound()
                 return
+        self.invalid = True  # a `)` that closes nothing
 
     def _arith_word(self, frame: _Frame, end: int) -> None:
         """`(( … ))` and `for (( … ))` are one word: arithmetic, not redirections."""
@@ -838,6 +845,8 @@ class Tokenizer:
     def _keyword(self, frame: _Frame, word: str, start: int, end: int) -> None:
         kind = frame.kind
         if word in ("then", "else", "elif", "do"):
+            if kind != (_LOOP if word == "do" else _IF):
+                self.invalid = True
             frame.need_more = False
             frame.assign_ok = True
         elif _CLOSES.get(word) == kind:
@@ -866,6 +875,7 @@ class Tokenizer:
         elif word in ("!", "time"):
             pass
         else:  # a closing word that closes nothing: bash reports a syntax error when it runs
+            self.invalid = True
             frame.cmd_pos = False
             frame.assign_ok = False
             frame.need_more = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import signal
+from collections.abc import Sequence
 
 from runner.models import Expectation, Status
 
@@ -21,6 +22,9 @@ _TERMINAL_ESCAPE = re.compile(
     r"|\x1b[ -/]*[0-~]"
     r"|\x1b"
 )
+# A line starting with one of these (after spaces) fails the check; `failure_markers` in
+# taskrun.yaml replaces the list.
+DEFAULT_FAILURE_MARKERS: tuple[str, ...] = ("❌", "✗", "FAIL:", "FAILED:", "[FAIL]")
 _SUDO_PASSWORD = re.compile(r"^sudo: (a password is required|a terminal is required)", re.M)
 _MAX_QUOTED = 200
 
@@ -35,6 +39,7 @@ def evaluate(
     timeout_s: float | None = None,
     failure_line: str | None = None,
     sudo_password: bool = False,
+    failure_markers: Sequence[str] = DEFAULT_FAILURE_MARKERS,
 ) -> tuple[Status, str | None]:
     """Return `(status, reason)`; for `error` the reason is the error message."""
     if timed_out:
@@ -43,7 +48,9 @@ def evaluate(
         return "error", f"timed out after {format_seconds(timeout_s)}s"
     if exit_code is None:
         return "error", "the shell ended without an exit status"
-    status, reason = _judge(exit_code, stdout_text, stderr_text, expectation, failure_line)
+    status, reason = _judge(
+        exit_code, stdout_text, stderr_text, expectation, failure_line, failure_markers
+    )
     if status != "pass" and (sudo_password or _SUDO_PASSWORD.search(stderr_text)):
         return "error", "sudo needs a password"
     return status, reason
@@ -55,10 +62,15 @@ def _judge(
     stderr_text: str,
     expectation: Expectation,
     failure_line: str | None,
+    markers: Sequence[str],
 ) -> tuple[Status, str | None]:
     if exit_code != expectation.exit_code:
         return "fail", f"exit {describe_exit(exit_code)} (expected {expectation.exit_code})"
-    marker = find_failure_line(stdout_text) or find_failure_line(stderr_text) or failure_line
+    marker = (
+        find_failure_line(stdout_text, markers)
+        or find_failure_line(stderr_text, markers)
+        or failure_line
+    )
     if marker is not None:
         return "fail", f"printed a failure marker: {_shorten(marker)}"
     if expectation.stdout_regex is not None:
@@ -82,15 +94,16 @@ def strip_terminal_escapes(text: str) -> str:
     return _TERMINAL_ESCAPE.sub("", text)
 
 
-def find_failure_line(text: str) -> str | None:
-    """The first line whose first non-space character is ❌ (terminal escapes ignored),
-    stripped."""
-    if FAILURE_MARKER not in text:
-        return None
+def find_failure_line(text: str, markers: Sequence[str] = DEFAULT_FAILURE_MARKERS) -> str | None:
+    """The first line that starts (after spaces) with a failure marker, terminal escapes
+    ignored, stripped."""
     text = strip_terminal_escapes(text)
+    markers = tuple(marker for marker in markers if marker in text)
+    if not markers:
+        return None
     for line in split_lines(text):
         stripped = line.strip()
-        if stripped.startswith(FAILURE_MARKER):
+        if stripped.startswith(markers):
             return stripped
     return None
 

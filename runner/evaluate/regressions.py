@@ -78,7 +78,7 @@ def previous_run(
         if before_run_id in ids:
             candidates = candidates[: ids.index(before_run_id)]
     for run in reversed(candidates):
-        if run.state == "complete":
+        if run.state == "complete" and not run.options.get("pre"):  # `--pre`: other checks
             return run
     return None
 

@@ -58,10 +58,12 @@ def fingerprint(doc: TaskDocument) -> str:
     return hashlib.sha256("\n".join(kept).encode("utf-8")).hexdigest()
 
 
-def read_snapshot(path: str | os.PathLike[str]) -> Snapshot:
+def read_snapshot(
+    path: str | os.PathLike[str], *, validation_sections: Sequence[str] | None = None
+) -> Snapshot:
     """Read and parse the task file at run start (InputError when it does not parse)."""
     data = Path(path).read_bytes()
-    doc = parse_document(data, str(path))
+    doc = parse_document(data, str(path), validation_sections=validation_sections)
     return Snapshot(path=Path(path), data=data, doc=doc, fingerprint=fingerprint(doc))
 
 
@@ -88,7 +90,7 @@ def write_back(
             data = target.read_bytes()
         except OSError as exc:
             raise WriteBackRefused(f"{path}: cannot read the task file: {_why(exc)}") from exc
-        doc = parse_document(data, str(path))
+        doc = parse_document(data, str(path), validation_sections=snapshot.doc.validation_sections)
         if fingerprint(doc) != snapshot.fingerprint:
             raise WriteBackRefused(
                 f"{path}: the task file was edited during the run (lines taskrun does not own "

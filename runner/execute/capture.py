@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from runner.evaluate.command import strip_terminal_escapes
+from runner.evaluate.command import (
+    DEFAULT_FAILURE_MARKERS,
+    find_failure_line,
+    strip_terminal_escapes,
+)
 
 MIB = 1024 * 1024
 LOG_CAP_BYTES = 10 * MIB
@@ -22,7 +26,6 @@ MAX_PENDING_LINE = 64 * 1024
 # A cut the redactor cannot place (one credential-shaped run longer than this) is forced.
 MAX_HELD_LINE = 4 * MAX_PENDING_LINE
 
-_FAILURE_LINE = re.compile(r"^[ \t\f\v]*❌.*$", re.MULTILINE)
 # What surrogateescape decoding leaves for bytes that are not UTF-8; never handed out.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SUDO_PASSWORD = re.compile(r"^sudo: (a password is required|a terminal is required)", re.M)
@@ -56,8 +59,10 @@ class StreamCapture:
         head_bytes: int = HEAD_BYTES,
         unbuffered: bool = False,
         on_error: Callable[[str], None] | None = None,
+        failure_markers: Sequence[str] = DEFAULT_FAILURE_MARKERS,
     ) -> None:
         self.path = path
+        self._markers = tuple(failure_markers)
         self._on_error = on_error
         self.redact = redact  # replaceable: a session may learn more secrets
         self._cap = cap
@@ -166,10 +171,10 @@ class StreamCapture:
         self._keep_tail(data)
 
     def _scan(self, text: str) -> None:
-        if self.failure_line is None and "❌" in text:
-            found = _FAILURE_LINE.search(text)
+        if self.failure_line is None and any(marker in text for marker in self._markers):
+            found = find_failure_line(text, self._markers)
             if found:
-                self.failure_line = _without_surrogates(found.group(0).strip())
+                self.failure_line = _without_surrogates(found)
         if not self.sudo_password and "sudo: a " in text and _SUDO_PASSWORD.search(text):
             self.sudo_password = True
 

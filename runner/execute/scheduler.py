@@ -14,13 +14,19 @@ from pathlib import Path
 
 from runner.bash.rules import CANNOT_SEE
 from runner.errors import TaskrunError, TransportError
-from runner.evaluate.command import evaluate, format_seconds
+from runner.evaluate.command import DEFAULT_FAILURE_MARKERS, evaluate, format_seconds
 from runner.evidence.baselines import BaselineStore
 from runner.execute.capture import Redactor, StreamCapture, identity
 from runner.execute.http import run_probe_on
 from runner.execute.session import BlockSession, CommandOutcome
 from runner.models import Attempt, CheckResult, Plan, PlannedCheck, Status, Target
-from runner.plan.mustpass import NotApplicable, Settled, component_vars, resolve_check
+from runner.plan.mustpass import (
+    NotApplicable,
+    Settled,
+    component_vars,
+    resolve_check,
+    template_vars,
+)
 from runner.redact import build_redactor, is_maskable
 from runner.transports.base import Transport
 
@@ -32,7 +38,7 @@ MANUAL_REASON = "needs a person's sign-off"
 _REPLAYED_CD = re.compile(r"\s*(?:cd|pushd|popd)(?:[ \t][^;&|\n`]*)?\s*\Z")
 HTTP_NOT_SUPPORTED = "http probes not supported yet"
 # Kinds that run in a target's bash session; every other runnable kind is in `RUNNERS`.
-SHELL_KINDS = ("command", "setup")
+SHELL_KINDS = ("command", "setup", "pre")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,7 @@ class ExecuteOptions:
     probe_env: Mapping[str, str] | None = None
     baselines: BaselineStore | None = None
     block_timeout: float | None = None  # per session (block × target); None: no limit
+    failure_markers: tuple[str, ...] = DEFAULT_FAILURE_MARKERS  # `failure_markers` setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,10 +198,10 @@ class _Run:
     def _resolved(self, item: _Item) -> _Item | None:
         """A playbook check as it runs on its component; None when that settled it."""
         target = self.targets.get(item.component)
-        if target is None or item.check.source != "must-pass":
+        if target is None or item.check.kind not in (*SHELL_KINDS, *RUNNERS):
             return item
-        if item.check.kind not in (*SHELL_KINDS, *RUNNERS):
-            return item
+        if item.check.source != "must-pass" and not template_vars(item.check.command):
+            return item  # a task's own command: only its `{{var}}`s are the inventory's
         resolved = resolve_check(
             item.check,
             component=target.component,
@@ -444,6 +451,8 @@ class _Run:
                 break
             await asyncio.sleep(max(0.0, check.directives.retry_delay or 0.0))
         message = _with_note(message, unit.note)
+        if status == "fail" and check.expected_prose and not check.prose_checked:
+            message = f"{message}; the task expects: {check.expected_prose}"
         result = CheckResult(
             id=item.result_id,
             plan_id=check.id,
@@ -465,6 +474,9 @@ class _Run:
             flaky=status == "pass" and len(attempts) > 1,
             attempts=tuple(attempts) if retries else (),
             line=check.line,
+            expected=None
+            if check.expected_prose is None
+            else self.options.redact(check.expected_prose),
         )
         self._finish(item, result, announced=True)
         return outcome
@@ -491,6 +503,7 @@ class _Run:
             timeout_s=timeout,
             failure_line=stdout.failure_line or stderr.failure_line,
             sudo_password=stderr.sudo_password,
+            failure_markers=self.options.failure_markers,
         )
 
     def _timeout(self, check: PlannedCheck, deadline: float | None) -> float:
@@ -548,6 +561,7 @@ class _Run:
             redact=redact or self.options.redact,
             unbuffered=unbuffered,
             on_error=self.log_errors.append,
+            failure_markers=self.options.failure_markers,
         )
 
     def _session_log(self, session: str, component: str) -> _SessionLog:

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from runner.bash.assignments import assigned_names, variables_set
+from runner.bash.reading import never_ends
 from runner.bash.rules import CANNOT_SEE
 from runner.bash.tokenizer import SimpleCommand, Word, parse_script, simple_commands
+from runner.evaluate.command import DEFAULT_FAILURE_MARKERS
 
 Level = Literal["error", "warning", "info"]
 
@@ -167,9 +169,15 @@ def _masking_echo(pipeline: _Pipeline) -> str | None:
     return ""
 
 
-def _masked_failure(text: str, pipelines: list[_Pipeline], file: str, line: int) -> list[Finding]:
+def _masked_failure(
+    text: str,
+    pipelines: list[_Pipeline],
+    file: str,
+    line: int,
+    markers: Sequence[str] = DEFAULT_FAILURE_MARKERS,
+) -> list[Finding]:
     if not pipelines or _is_compound(pipelines):
-        return _masked_if(text, pipelines, file, line)
+        return _masked_if(text, pipelines, file, line, markers)
     last = pipelines[-1]
     if len(pipelines) < 2 or not _is_echo_only(last):
         return []
@@ -181,6 +189,7 @@ def _masked_failure(text: str, pipelines: list[_Pipeline], file: str, line: int)
                 file,
                 _line_of(text, last.first_pos, line),
                 "`|| " + _short(last) + "`",
+                markers,
             )
         ]
     if before.op_after in (";", "\n") and not any(_is_echo_only(p) for p in pipelines[:-1]):
@@ -198,14 +207,17 @@ def _masked_failure(text: str, pipelines: list[_Pipeline], file: str, line: int)
     return []
 
 
-def _masked_finding(echoed: str, file: str, line: int, what: str) -> Finding:
-    if echoed.lstrip("'\"").startswith("❌"):
+def _masked_finding(
+    echoed: str, file: str, line: int, what: str, markers: Sequence[str]
+) -> Finding:
+    marker = next((m for m in markers if echoed.lstrip("'\"").startswith(m)), None)
+    if marker is not None:
         return Finding(
             file,
             line,
             "masked-failure",
             "warning",
-            f"{what} turns a failure into exit 0; it is caught only by the ❌ marker",
+            f"{what} turns a failure into exit 0; it is caught only by the {marker} marker",
             'end the failure branch with `exit 1` (e.g. `|| { echo "❌ …"; exit 1; }`)',
         )
     return Finding(
@@ -228,7 +240,9 @@ def _is_compound(pipelines: list[_Pipeline]) -> bool:
     return any(stage.leading_reserved[:1] == ("if",) for p in pipelines for stage in p.stages)
 
 
-def _masked_if(text: str, pipelines: list[_Pipeline], file: str, line: int) -> list[Finding]:
+def _masked_if(
+    text: str, pipelines: list[_Pipeline], file: str, line: int, markers: Sequence[str]
+) -> list[Finding]:
     """`if …; then echo ✅; else echo ❌; fi` with no branch that exits non-zero."""
     commands = [stage for p in pipelines for stage in p.stages]
     if not commands or commands[0].leading_reserved[:1] != ("if",):
@@ -247,8 +261,15 @@ def _masked_if(text: str, pipelines: list[_Pipeline], file: str, line: int) -> l
     if not all(branch and _program(branch[-1].argv) in _ECHOES for branch in branches):
         return []
     else_echo = _echo_text(branches[-1][-1]) if has_else else ""
+    # A branch that prints a failure marker makes the check fail at run time, wherever it is
+    # (`if grep -q '^pool ' f; then echo "FAILED: …"; fi`).
+    marked = [
+        text
+        for branch in branches
+        if (text := _echo_text(branch[-1])).lstrip("'\"").startswith(tuple(markers))
+    ]
     what = "`if … else echo … fi`" if has_else else "`if … then echo … fi` without else"
-    return [_masked_finding(else_echo, file, line, what)]
+    return [_masked_finding(marked[0] if marked else else_echo, file, line, what, markers)]
 
 
 _ERROR_WORDS = re.compile(
@@ -632,6 +653,7 @@ def lint_command(
     available_env: Collection[str] | None,
     expects_output: bool = False,
     expected_prose: str | None = None,
+    failure_markers: Sequence[str] = DEFAULT_FAILURE_MARKERS,
 ) -> list[Finding]:
     """Findings for one validation command starting at 1-based `line` of `file`.
 
@@ -662,14 +684,33 @@ def lint_command(
                 "if the change is intended",
             )
         )
-    findings += _masked_failure(command, pipelines, file, line)
+    findings += _masked_failure(command, pipelines, file, line, failure_markers)
     findings += _inverted_grep(command, pipelines, file, line)
     findings += _expects_no_match(command, pipelines, file, line, expected_prose)
     findings += _curl_no_fail(command, pipelines, file, line, expects_output)
     findings += _jq_no_e(command, pipelines, file, line, expects_output)
     findings += _output_only(command, pipelines, file, line, expects_output)
     findings += _env_not_provided(command, commands, file, line, available_env)
+    findings += _never_ends(command, file, line)
     return findings
+
+
+def _never_ends(command: str, file: str, line: int) -> list[Finding]:
+    why = never_ends(command)
+    if why is None:
+        return []
+    return [
+        Finding(
+            file,
+            line,
+            "never-ends",
+            "error",
+            f"the check never ends on its own: {why} (taskrun would stop it at the timeout "
+            "and report an error)",
+            "add `timeout 10` in front, or a count (`-n 50`, `-c 3`, `--timeout=60s`); a "
+            "prompt for a person belongs in the Must-Pass sign-off, not in a check",
+        )
+    ]
 
 
 __all__ = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 
 from runner.bash.assignments import variables_set
+from runner.evaluate.command import DEFAULT_FAILURE_MARKERS
 from runner.lint.rules import Finding, lint_command
 from runner.lint.shellcheck import lint_shellcheck
 from runner.models import Plan, PlannedCheck, TaskDocument
@@ -23,6 +24,7 @@ def lint_task(
     provided_env: Mapping[str, Collection[str]] | None,
     inventory_components: Collection[str] | None,
     shellcheck: bool = True,
+    failure_markers: Sequence[str] = DEFAULT_FAILURE_MARKERS,
 ) -> list[Finding]:
     """`provided_env`: per component, the variable names the inventory exports (None: no
     inventory, so the env rule is not judged)."""
@@ -45,8 +47,12 @@ def lint_task(
             )
             _track_block_variables(assigned, check)
             continue
-        if check.kind != "command":
+        if check.kind == "shown":
+            findings.extend(_shown_findings(doc, check))
             continue
+        if check.kind not in ("command", "pre"):
+            continue
+        findings.extend(_prose_findings(doc, check))
         findings.extend(
             lint_command(
                 check.command,
@@ -59,6 +65,7 @@ def lint_task(
                     check.expectation.stdout_regex or check.expectation.stdout_line
                 ),
                 expected_prose=check.expected_prose,
+                failure_markers=failure_markers,
             )
         )
         _track_block_variables(assigned, check)
@@ -109,8 +116,42 @@ def _available(
     return names
 
 
+def _shown_findings(doc: TaskDocument, check: PlannedCheck) -> list[Finding]:
+    if check.shown_reason != "placeholder":
+        return []
+    note = next((n for n in check.notes if "fill in" in n), "")
+    what = note.split("fill in ", 1)[-1].split(" before", 1)[0] or "a placeholder"
+    return [
+        Finding(
+            file=doc.path,
+            line=check.line,
+            rule="placeholder",
+            level="error",
+            message=f"fill in {what} before running: the check is shown, never run",
+            fix="write the real value, or an inventory var as `{{name}}` "
+            "(`vars:` in playbooks/inventory.yaml)",
+        )
+    ]
+
+
+def _prose_findings(doc: TaskDocument, check: PlannedCheck) -> list[Finding]:
+    if not check.expected_prose or check.prose_checked:
+        return []
+    return [
+        Finding(
+            file=doc.path,
+            line=check.expected_prose_line or check.line,
+            rule="prose-expectation",
+            level="info",
+            message=f"expectation in prose, not checked: {check.expected_prose}",
+            fix="state it as a check: `| grep -qx …`, `test …`, or "
+            "`# taskrun: expect-stdout=REGEX` / `expect-exit=N`",
+        )
+    ]
+
+
 def _shellcheck_blocks(doc: TaskDocument, plan: Plan) -> list[Finding]:
-    lines_run = {check.line for check in plan.checks if check.kind in ("command", "setup")}
+    lines_run = {check.line for check in plan.checks if check.kind in ("command", "setup", "pre")}
     findings = []
     for block in doc.code_blocks:
         if not block.runnable or block.lang == "console":
@@ -135,7 +176,20 @@ def _task_rules(doc: TaskDocument, plan: Plan) -> list[Finding]:
                 rule="no-runnable-command",
                 level="warning",
                 message="the task has no runnable validation command: nothing can be verified",
-                fix="add a ```bash block under ### Test Commands",
+                fix="add a ```bash block under a validation heading (## Validation, "
+                "### Test Commands, …)",
+            )
+        )
+    for missing in doc.missing_commands:
+        findings.append(
+            Finding(
+                file=doc.path,
+                line=missing.line + 1,
+                rule="step-without-command",
+                level="warning",
+                message=f"the step states an expectation but has no command: {missing.text}",
+                fix="write the command as a code span before `(Expected: …)`, "
+                "e.g. ``Run `test -f /x` (Expected: `exit 0`)``",
             )
         )
     for check in plan.checks:

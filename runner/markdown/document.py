@@ -10,6 +10,8 @@ from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from pathlib import PurePath
+from typing import Literal
 
 from markdown_it import MarkdownIt, rules_core
 from markdown_it.token import Token
@@ -22,7 +24,18 @@ from runner.markdown.evidence_block import (
     body_checksum,
 )
 from runner.markdown.lines import decode_task_bytes, split_lines
+from runner.markdown.sections import (
+    DEFAULT_VALIDATION_SECTIONS,
+    display_name,
+    is_lead_in,
+    is_output_label,
+    looks_like_validation,
+    section_kind,
+    step_title,
+)
 from runner.models import (
+    NEVER_RUN_SECTION_KINDS,
+    RUN_SECTION_KINDS,
     ChangeLog,
     ChangeLogItem,
     CodeBlock,
@@ -30,7 +43,10 @@ from runner.models import (
     Field,
     Heading,
     InlineCommand,
+    MissingCommand,
     MustPassItem,
+    Placement,
+    Section,
     SectionKind,
     Span,
     StatusSection,
@@ -39,9 +55,31 @@ from runner.models import (
 )
 
 RUNNABLE_LANGS = frozenset({"bash", "sh", "shell", "console", ""})
-TEMPLATE_SECTION_NAMES = frozenset({"validation criteria", "validation test", "status tracking"})
-EXECUTION_SECTION_NAMES = frozenset({"execution plan", "execution steps", "implementation steps"})
-VALIDATION_SECTION_NAMES = frozenset({"validation criteria", "validation test"})
+# The sections that, with a Task ID field, make a file a task of the template family.
+TASK_SECTION_KINDS = frozenset({"criteria", "status", "test-commands", "test-steps"})
+MUST_PASS_NAMES = ("must-pass validations", "must-pass validation", "must pass validations")
+# A bold label on a line of its own: `**Validation Commands:**`, `**Pass Criteria**:`.
+_BOLD_LABEL = re.compile(
+    r"^[ \t]*(?:>[ \t]*)*(?:\*\*|__)(?P<name>[^*_\s](?:[^*]*[^*\s])?)(?:\*\*|__)[ \t]*:?[ \t]*$"
+)
+_LIST_MARKER = re.compile(r"^[ \t]*(?:>[ \t]*)*(?:[-*+]|\d{1,9}[.)])[ \t]+")
+_CHECKBOX = re.compile(r"^\[[ xX]\][ \t]+")
+_ITEM_TITLE = re.compile(r"^(?:\*\*|__)(?P<title>[^*_](?:[^*]*?[^*])?)(?:\*\*|__)")
+# `**Expected:** Returns `200``, `Expected: …`, `(Expected: …)` right after a code block.
+_EXPECTED_PARAGRAPH = re.compile(
+    r"^[ \t]*(?:>[ \t]*)*(?:"
+    r"(?:\*\*|__)expected(?:\s+result)?(?::(?:\*\*|__)|(?:\*\*|__)\s*:)"
+    r"|expected(?:\s+result)?\s*:"
+    r"|\(\s*expected\s*:?"
+    r")\s*(?P<rest>\S.*)$",
+    re.IGNORECASE,
+)
+_H1_ID = re.compile(
+    r"^\W*(?P<id>[Tt]ask\s+\d+(?:\.\d+)*|[A-Z][A-Z0-9]*-\d+(?:\.\d+)*)\s*(?:[:\-–—]|$)"
+)
+_FILE_ID = re.compile(r"^(?P<id>[A-Za-z][A-Za-z0-9]*-\d+(?:\.\d+)*)(?=$|[-_ .])")
+_STATUS_FIELD_KEYS = ("status", "current status")
+_STATUS_FIELD_LINES = 20  # "near the top": before the first `##` heading or in these lines
 
 # Block structure only: inline parsing is ~80% of markdown-it's time and only the Test Steps
 # paragraphs need it (inline commands), so those are parsed on demand by `_inline_children`.
@@ -55,7 +93,11 @@ _FIELD = re.compile(
     r"\*\*(?P<name>[^*\s](?:[^*]*[^*\s:])?)(?:\*\*[ \t]*:|:\*\*)"
     r"(?P<rest>.*)$"
 )
-_TITLE_PREFIX = re.compile(r"^\W*engineering task\s*:\s*", re.IGNORECASE)
+# `Engineering Task:`, `Task:`, `Task 002:`, `CHG-2291:` before the title in an H1.
+_TITLE_PREFIX = re.compile(
+    r"^\W*(?:(?i:engineering task|task(?:\s+\d+(?:\.\d+)*)?)|[A-Z][A-Z0-9]*-\d+(?:\.\d+)*)"
+    r"\s*:\s*"
+)
 _LEADING_NON_WORD = re.compile(r"^\W+")
 _WHITESPACE = re.compile(r"\s+")
 _BACKTICK_RUN = re.compile(r"`+")
@@ -68,15 +110,22 @@ _EXPECTED_OPENING = re.compile(r"\(\s*expect(?:ed|s)?\b\s*:?\s*", re.IGNORECASE)
 _CODE_MARK = "\ue000"  # stands in for a code span while scanning prose for parentheses
 
 
-def parse_document(data: bytes, path: str) -> TaskDocument:
+def parse_document(
+    data: bytes, path: str, *, validation_sections: Sequence[str] | None = None
+) -> TaskDocument:
     """Parse a task file (or any Markdown file) into a `TaskDocument`.
 
-    Raises InputError when the bytes are not UTF-8 text or the evidence markers are broken.
+    `validation_sections`: the names of validation sections (the `validation_sections`
+    setting; the defaults when None). Raises InputError when the bytes are not UTF-8 text or
+    the evidence markers are broken.
     """
-    key = bytes(data)
+    names = (
+        DEFAULT_VALIDATION_SECTIONS if validation_sections is None else tuple(validation_sections)
+    )
+    key = (bytes(data), names)
     doc = _RECENT.get(key)
     if doc is None:
-        doc = _parse_bytes(key, path)
+        doc = _parse_bytes(key[0], path, names)
         _RECENT[key] = doc
         while len(_RECENT) > _RECENT_SIZE:
             _RECENT.popitem(last=False)
@@ -87,39 +136,47 @@ def parse_document(data: bytes, path: str) -> TaskDocument:
 
 # One validate run parses the same bytes up to three times (discovery, the run's snapshot, the
 # write-back's re-read under the lock): seconds for a 10 MB file. A document is immutable and a
-# function of the bytes alone (the path is only carried along), so the last few are reused.
-# Failures are not kept: an InputError always names the path it was asked about.
+# function of the bytes and the reading rules alone (the path is only carried along), so the
+# last few are reused. Failures are not kept: an InputError always names the path it was
+# asked about.
 _RECENT_SIZE = 4
-_RECENT: OrderedDict[bytes, TaskDocument] = OrderedDict()
+_RECENT: OrderedDict[tuple[bytes, tuple[str, ...]], TaskDocument] = OrderedDict()
 
 
-def _parse_bytes(data: bytes, path: str) -> TaskDocument:
+def _parse_bytes(data: bytes, path: str, names: tuple[str, ...]) -> TaskDocument:
     text, has_bom = decode_task_bytes(data, path)
     lines, endings = split_lines(text)
     # markdown-it must count exactly our lines, so every line gets one "\n" (CR and CRLF gone).
     env: dict[str, object] = {}
     tokens = _MARKDOWN.parse("".join(line + "\n" for line in lines), env)
     headings = _headings(tokens, len(lines))
-    outline = _Outline(headings)
+    sections = _sections(tokens, lines, headings, names)
+    outline = _Outline(headings, sections)
     must_pass = _must_pass_items(tokens, lines, outline)
     change_log = _change_log(tokens, lines, outline)
     skipped = {item.line for item in must_pass}
     if change_log is not None:
         skipped.update(range(change_log.span.start, change_log.span.end))
     fields = tuple(_fields(tokens, lines, skipped))
-    list_items = _test_steps_items(tokens, outline)
+    items = _AllItems(tokens, lines)
+    list_items = _run_section_items(tokens, outline)
     task_id_field = _first_field(fields, "task id")
     component_field = _first_field(fields, "component", "components")
     title, title_line = _title(headings, fields)
+    has_must_pass = outline.first(*MUST_PASS_NAMES) is not None
+    rejection = _rejection(outline, task_id_field is not None, has_must_pass, names)
+    task_id, id_source = _task_id(task_id_field, headings, path, is_task=rejection is None)
+    evidence = _evidence_block(tokens, lines, outline.first("status tracking"), path)
+    status = _status_section(tokens, lines, outline, fields, change_log, evidence)
+    inline_commands, missing = _inline_commands(tokens, lines, list_items, items, outline, env)
     return TaskDocument(
         path=path,
         text=text,
         lines=lines,
         endings=endings,
         has_bom=has_bom,
-        is_task=task_id_field is not None
-        and any(heading.name in TEMPLATE_SECTION_NAMES for heading in headings),
-        task_id=_value_or_none(task_id_field),
+        is_task=rejection is None,
+        task_id=task_id,
         task_id_line=None if task_id_field is None else task_id_field.line,
         title=title,
         title_line=title_line,
@@ -129,10 +186,85 @@ def _parse_bytes(data: bytes, path: str) -> TaskDocument:
         fields=fields,
         must_pass=must_pass,
         test_case=_test_case(fields, outline),
-        code_blocks=tuple(_code_blocks(tokens, lines, outline, list_items)),
-        inline_commands=tuple(_inline_commands(tokens, list_items, env)),
-        status=_status_section(tokens, lines, outline, fields, change_log, path),
+        code_blocks=tuple(_code_blocks(tokens, lines, outline, list_items, items)),
+        inline_commands=inline_commands,
+        status=status,
+        id_source=id_source,
+        rejection=rejection,
+        sections=sections,
+        status_field=None if status is not None else _status_field(fields, headings),
+        evidence=evidence,
+        missing_commands=missing,
+        validation_sections=names,
     )
+
+
+# --------------------------------------------------------------------------- identity
+
+
+def _task_id(
+    field: Field | None, headings: Sequence[Heading], path: str, *, is_task: bool
+) -> tuple[str | None, Literal["field", "h1", "filename"] | None]:
+    """The Task ID field; else, for a task, the `Task 002` / `CHG-2291` that starts the H1;
+    else the ID-looking start of the file name (`T-039-rotate….md` → `T-039`), else its name.
+
+    A `[…]` placeholder field is no ID at all (the template): it has no fallback either.
+    """
+    if field is not None:
+        value = _value_or_none(field)
+        return (value, "field") if value is not None else (None, None)
+    if not is_task:
+        return None, None
+    h1 = next((heading for heading in headings if heading.level == 1), None)
+    if h1 is not None:
+        found = _H1_ID.match(h1.text)
+        if found is not None:
+            return _WHITESPACE.sub(" ", found.group("id")), "h1"
+    stem = PurePath(path).stem
+    if not stem:
+        return None, None
+    found = _FILE_ID.match(stem)
+    return (found.group("id") if found else stem), "filename"
+
+
+def _rejection(
+    outline: _Outline, has_id_field: bool, has_must_pass: bool, names: tuple[str, ...]
+) -> str | None:
+    """None when the file is a task (given by path), else the condition that failed."""
+    sections = outline.sections
+    kinds = {section.kind for section in sections if not outline.never_run_around(section)}
+    if kinds & {"test-commands", "test-steps", "validation"}:
+        return None
+    if has_id_field and (kinds & TASK_SECTION_KINDS or has_must_pass):
+        return None
+    nested = [
+        (section, outline.never_run_around(section))
+        for section in sections
+        if looks_like_validation(section.name, names)
+        and outline.never_run_around(section) is not None
+    ]
+    if nested:
+        where = " and ".join(
+            f'"{section.name}" is inside {outer.name}' for section, outer in nested if outer
+        )
+        return f"no validation section outside never-run sections: {where}"
+    if has_id_field:
+        return (
+            "no validation section: no Test Commands, Test Steps, Must-Pass or Validation "
+            "Criteria / Status Tracking section, and no heading or bold label matches "
+            "validation_sections"
+        )
+    return "no validation section: no heading or bold label matches validation_sections"
+
+
+def _status_field(fields: Sequence[Field], headings: Sequence[Heading]) -> Field | None:
+    """`**Status**: Not Started` near the top of a file without a Status Tracking section."""
+    first_h2 = next((h.line for h in headings if h.level >= 2), None)
+    limit = first_h2 if first_h2 is not None else _STATUS_FIELD_LINES
+    for field in fields:
+        if field.key in _STATUS_FIELD_KEYS and not field.placeholder:
+            return field if field.line < max(limit, _STATUS_FIELD_LINES) else None
+    return None
 
 
 # --------------------------------------------------------------------------- headings, sections
@@ -141,16 +273,23 @@ def _parse_bytes(data: bytes, path: str) -> TaskDocument:
 def _headings(tokens: Sequence[Token], line_count: int) -> tuple[Heading, ...]:
     found: list[tuple[int, str, int]] = []
     for index, token in enumerate(tokens):
-        if token.type == "heading_open" and token.map is not None:
+        # Only top-level headings divide the document: a `# …` inside a list item or a quote
+        # is part of that item (a Change Log entry's note must not end Status Tracking).
+        if token.type == "heading_open" and token.map is not None and token.level == 0:
             found.append((int(token.tag[1:]), tokens[index + 1].content, token.map[0]))
-    headings = []
-    for position, (level, text, line) in enumerate(found):
-        end = next(
-            (later for later_level, _, later in found[position + 1 :] if later_level <= level),
-            line_count,
-        )
-        headings.append(Heading(level, text, heading_name(text), line, Span(line, end)))
-    return tuple(headings)
+    # A heading's section ends at the next heading of the same or a higher level: one pass
+    # backwards with the open levels' next starts.
+    ends = [line_count] * len(found)
+    next_at_or_above = [line_count] * 8  # by level: where the next such heading starts
+    for position in range(len(found) - 1, -1, -1):
+        level, _, line = found[position]
+        ends[position] = next_at_or_above[level]
+        for upper in range(level, 8):
+            next_at_or_above[upper] = line
+    return tuple(
+        Heading(level, text, heading_name(text), line, Span(line, end))
+        for (level, text, line), end in zip(found, ends, strict=True)
+    )
 
 
 def heading_name(text: str) -> str:
@@ -158,32 +297,76 @@ def heading_name(text: str) -> str:
     return _WHITESPACE.sub(" ", _LEADING_NON_WORD.sub("", text)).strip().casefold()
 
 
-def _section_kind_of(name: str) -> SectionKind | None:
-    if name == "test commands":
-        return "test-commands"
-    if name == "test steps":
-        return "test-steps"
-    if name in EXECUTION_SECTION_NAMES or name.startswith("step 0"):
-        return "execution"
-    if name == "status tracking":
-        return "status"
-    if name in VALIDATION_SECTION_NAMES:
-        return "validation"
-    return None
+def _sections(
+    tokens: Sequence[Token],
+    lines: Sequence[str],
+    headings: Sequence[Heading],
+    names: tuple[str, ...],
+) -> tuple[Section, ...]:
+    """Headings, and bold labels on a line of their own outside lists, in file order."""
+    labels: list[int] = []
+    depth = 0
+    for index, token in enumerate(tokens):
+        if token.type in ("bullet_list_open", "ordered_list_open"):
+            depth += 1
+        elif token.type in ("bullet_list_close", "ordered_list_close"):
+            depth -= 1
+        elif (
+            token.type == "paragraph_open"
+            and depth == 0
+            and token.map is not None
+            and _BOLD_LABEL.match(lines[token.map[0]])
+            and tokens[index + 1].type == "inline"
+        ):
+            labels.append(token.map[0])
+    # The document's title (a first heading of level 1) names the whole file, not a part of
+    # it: "# Post-Deployment Validation" must not make every neutral section under it run.
+    title = headings[0].line if headings and headings[0].level == 1 else None
+    found = [
+        Section(
+            display_name(h.text),
+            "other" if h.line == title else section_kind(h.text, names),
+            h.line,
+            h.section,
+            h.level,
+        )
+        for h in headings
+    ]
+    starts = sorted({h.line for h in headings} | set(labels))
+    for line in labels:
+        text = lines[line].strip().lstrip(">").strip()
+        at = bisect_right(starts, line)
+        end = starts[at] if at < len(starts) else len(lines)
+        kind = section_kind(text, names)
+        found.append(Section(display_name(text), kind, line, Span(line, end), 7))
+    return tuple(sorted(found, key=lambda section: section.line))
 
 
 class _Outline:
-    """Which headings enclose a line, innermost first.
+    """Which headings and bold labels enclose a line, innermost first.
 
     A line's enclosing headings are the last heading at or above it and that heading's chain of
     parents (each the last earlier heading of a smaller level), found by bisection: a long file
-    has thousands of headings and every fence and list asks.
+    has thousands of headings and every fence and list asks. A bold label's section is inside
+    the innermost heading by construction (it ends at the next heading).
     """
 
-    __slots__ = ("_lines", "_parents", "headings")
+    __slots__ = (
+        "_by_line",
+        "_label_lines",
+        "_labels",
+        "_lines",
+        "_parents",
+        "headings",
+        "sections",
+    )
 
-    def __init__(self, headings: tuple[Heading, ...]) -> None:
+    def __init__(self, headings: tuple[Heading, ...], sections: tuple[Section, ...] = ()) -> None:
         self.headings = headings
+        self.sections = sections
+        self._by_line = {section.line: section for section in sections if section.level <= 6}
+        self._labels = [section for section in sections if section.level == 7]
+        self._label_lines = [section.line for section in self._labels]
         self._lines = [heading.line for heading in headings]
         self._parents: list[int | None] = []
         open_chain: list[int] = []
@@ -203,12 +386,46 @@ class _Outline:
             index = self._parents[index]
         return found
 
+    def chain(self, line: int) -> list[Section]:
+        """The sections holding `line`, innermost first (a bold label's before its heading)."""
+        found = [self._by_line[heading.line] for heading in self.enclosing(line)]
+        at = bisect_right(self._label_lines, line) - 1
+        if at >= 0:
+            label = self._labels[at]
+            if label.span.start <= line < label.span.end:
+                found.insert(0, label)
+        return found
+
+    def placement(self, line: int) -> Placement:
+        chain = self.chain(line)
+        for section in reversed(chain):  # outermost first: a never-run section wins
+            if section.kind in NEVER_RUN_SECTION_KINDS:
+                return Placement(section.kind, section.name)
+        run = [section for section in chain if section.kind in RUN_SECTION_KINDS]
+        if run:
+            outer = [s for s in run if s.kind != "pre"]
+            return Placement(run[0].kind, run[0].name, outer_line=outer[-1].line if outer else None)
+        for section in chain:
+            if section.kind != "other":
+                return Placement(section.kind, section.name)
+        return Placement("other", None)
+
     def section_kind(self, line: int) -> SectionKind:
-        for heading in self.enclosing(line):
-            kind = _section_kind_of(heading.name)
-            if kind is not None:
-                return kind
-        return "other"
+        return self.placement(line).kind
+
+    def never_run_around(self, section: Section) -> Section | None:
+        """The outermost never-run section holding `section` (not itself), if any."""
+        outer = [
+            other
+            for other in self.chain(section.line)
+            if other is not section and other.kind in NEVER_RUN_SECTION_KINDS
+        ]
+        return outer[-1] if outer else None
+
+    def step_title(self, line: int) -> str | None:
+        """The text of the innermost heading holding `line` when it is `Step N: …`."""
+        headings = self.enclosing(line)
+        return step_title(headings[0].text) if headings else None
 
     def first(self, *names: str, within: Span | None = None) -> Heading | None:
         for heading in self.headings:
@@ -360,12 +577,13 @@ def _items_of(tokens: Sequence[Token], opened: int, closed: int) -> list[Span]:
     ]
 
 
-def _test_steps_items(tokens: Sequence[Token], outline: _Outline) -> list[_ListItem]:
+def _run_section_items(tokens: Sequence[Token], outline: _Outline) -> list[_ListItem]:
+    """Top-level items of the lists in sections that run (Test Steps, validation, pre)."""
     items: list[_ListItem] = []
     for opened, closed in _lists_in(tokens):
         opening = tokens[opened].map
         assert opening is not None
-        if outline.section_kind(opening[0]) != "test-steps":
+        if outline.section_kind(opening[0]) not in RUN_SECTION_KINDS:
             continue
         list_span = Span(*opening)
         for index, span in enumerate(_items_of(tokens, opened, closed)):
@@ -373,16 +591,86 @@ def _test_steps_items(tokens: Sequence[Token], outline: _Outline) -> list[_ListI
     return items
 
 
+class _AllItems:
+    """Every list item of the file (any depth), to name what a person reads as a step's title:
+    its bold title (`1. **Check the replica**`), or a checklist item's text (`- [ ] …`).
+
+    Items nest, so the items holding a line are the last item starting at or before it and
+    that item's chain of parents, found by bisection (a long file has thousands of items)."""
+
+    __slots__ = ("_lines", "_parents", "_spans", "_starts")
+
+    def __init__(self, tokens: Sequence[Token], lines: Sequence[str]) -> None:
+        self._lines = lines
+        self._spans = sorted(
+            (Span(*token.map) for token in tokens if token.type == "list_item_open" and token.map),
+            key=lambda span: (span.start, -span.end),
+        )
+        self._starts = [span.start for span in self._spans]
+        self._parents: list[int | None] = []
+        open_items: list[int] = []
+        for index, span in enumerate(self._spans):
+            while open_items and not span.start < self._spans[open_items[-1]].end:
+                open_items.pop()
+            self._parents.append(open_items[-1] if open_items else None)
+            open_items.append(index)
+
+    def holding(self, line: int) -> list[Span]:
+        """The items holding `line`, innermost first."""
+        found: list[Span] = []
+        index: int | None = bisect_right(self._starts, line) - 1
+        while index is not None and index >= 0:
+            span = self._spans[index]
+            if span.start <= line < span.end:
+                found.append(span)
+            index = self._parents[index]
+        return found
+
+    def text(self, span: Span) -> tuple[str, bool]:
+        """(the item's first line without marker and checkbox, is a checklist item)."""
+        text = _LIST_MARKER.sub("", self._lines[span.start], count=1)
+        checklist = _CHECKBOX.match(text) is not None
+        return _CHECKBOX.sub("", text, count=1).strip(), checklist
+
+    def title(self, line: int, outline: _Outline) -> str | None:
+        """The label a person reads for the command at `line`: an item's bold title, else a
+        `Step N:` heading, else a checklist item's text (up to the command span, if inline).
+        Generic lead-ins (`**Action:**`) are no title."""
+        holding = self.holding(line)
+        for span in holding:
+            text, _ = self.text(span)
+            bold = _ITEM_TITLE.match(text)
+            if bold is not None:
+                title = display_name(bold.group("title"))
+                if title and not is_lead_in(title):
+                    return title
+        step = outline.step_title(line)
+        if step:
+            return step
+        for span in holding:
+            text, checklist = self.text(span)
+            if not checklist:
+                continue
+            text = text.split("`", 1)[0]  # an inline command's text stops at its span
+            title = text.strip().rstrip(":").strip()
+            if title and not is_lead_in(title):
+                return title
+        return None
+
+
 def _item_at(items: Sequence[_ListItem], line: int) -> _ListItem | None:
-    return next((item for item in items if item.span.start <= line < item.span.end), None)
+    """The item holding `line`; `items` are top-level items in file order (they never
+    overlap), so a bisection finds it."""
+    at = bisect_right(items, line, key=lambda item: item.span.start) - 1
+    if at >= 0 and items[at].span.start <= line < items[at].span.end:
+        return items[at]
+    return None
 
 
 def _must_pass_items(
     tokens: Sequence[Token], lines: Sequence[str], outline: _Outline
 ) -> tuple[MustPassItem, ...]:
-    heading = outline.first(
-        "must-pass validations", "must-pass validation", "must pass validations"
-    )
+    heading = outline.first(*MUST_PASS_NAMES)
     if heading is None:
         return ()
     found: list[MustPassItem] = []
@@ -422,7 +710,7 @@ def _change_log(
 def _test_case(fields: Sequence[Field], outline: _Outline) -> TestCase | None:
     def in_validation(field: Field) -> bool:
         return any(
-            heading.name in VALIDATION_SECTION_NAMES or heading.name == "test case"
+            heading.name in ("validation criteria", "validation test", "test case")
             for heading in outline.enclosing(field.line)
         )
 
@@ -445,10 +733,9 @@ def _status_section(
     outline: _Outline,
     fields: Sequence[Field],
     change_log: ChangeLog | None,
-    path: str,
+    evidence: EvidenceBlock | None,
 ) -> StatusSection | None:
     heading = outline.first("status tracking")
-    evidence = _evidence_block(tokens, lines, heading, path)
     if heading is None:
         return None
     span = heading.section
@@ -485,7 +772,9 @@ def _evidence_block(
             line=first + 1,
         )
     start, end = starts[0], ends[0]
-    if status is None or not status.section.start <= start < status.section.end:
+    # A file with a Status Tracking section keeps its evidence there; one without keeps it at
+    # the end of the validation section it ran (the `**Status**:` field write-back).
+    if status is not None and not status.section.start <= start < status.section.end:
         raise InputError(
             "the evidence block must sit inside the Status Tracking section",
             path=path,
@@ -505,18 +794,33 @@ def _code_blocks(
     lines: Sequence[str],
     outline: _Outline,
     items: Sequence[_ListItem],
+    all_items: _AllItems,
 ) -> Iterator[CodeBlock]:
-    for token in tokens:
-        if token.type != "fence" or token.map is None:
+    for index, token in enumerate(tokens):
+        if token.type not in ("fence", "code_block") or token.map is None:
             continue
         span = Span(*token.map)
-        opening = lines[span.start]
-        column = opening.find(token.markup)
-        info = opening[column + len(token.markup) :].strip() if column >= 0 else token.info
-        words = info.split("{", 1)[0].split()
-        lang = words[0].casefold() if words else ""
-        body = _fence_body(token.content)
-        section = outline.section_kind(span.start)
+        if token.type == "fence":
+            opening = lines[span.start]
+            column = opening.find(token.markup)
+            info = opening[column + len(token.markup) :].strip() if column >= 0 else token.info
+            words = info.split("{", 1)[0].split()
+            lang = words[0].casefold() if words else ""
+            body = _fence_body(token.content)
+            indent = _fence_indent(opening[: max(column, 0)])
+            body_start = span.start + 1
+            # The body is every line but the opening fence, and the closing one when present.
+            closed = span.end - span.start - 1 - len(body) == 1
+        else:
+            info, lang, body_start, closed = "", "", span.start, True
+            body = _fence_body(token.content)
+            indent = _fence_indent(lines[span.start][: _indent_width(lines[span.start])])
+        placement = outline.placement(span.start)
+        if placement.kind in RUN_SECTION_KINDS:
+            placement = _with_surroundings(
+                placement, tokens, index, lines, outline, all_items, body_start
+            )
+        section = placement.kind
         item = _item_at(items, span.start) if section == "test-steps" else None
         yield CodeBlock(
             info=info,
@@ -524,13 +828,76 @@ def _code_blocks(
             runnable=lang in RUNNABLE_LANGS,
             section=section,
             span=span,
-            body_start=span.start + 1,
+            body_start=body_start,
             body=body,
-            indent=_fence_indent(opening[: max(column, 0)]),
-            # The body is every line but the opening fence, and the closing one when present.
-            closed=span.end - span.start - 1 - len(body) == 1,
+            indent=indent,
+            closed=closed,
             list_item=None if item is None else item.index,
+            placement=placement,
+            indented=token.type == "code_block",
         )
+
+
+def _indent_width(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def _with_surroundings(
+    placement: Placement,
+    tokens: Sequence[Token],
+    index: int,
+    lines: Sequence[str],
+    outline: _Outline,
+    all_items: _AllItems,
+    body_start: int,
+) -> Placement:
+    """A block's title, the output label just above it and the expectation just after it."""
+    level = tokens[index].level
+    output_label = None
+    before = _previous_block(tokens, index, level)
+    if before is not None and is_output_label(before):
+        output_label = display_name(before)
+    expected, expected_line = _expected_after(tokens, index, level, lines)
+    return replace(
+        placement,
+        title=all_items.title(body_start, outline),
+        output_label=output_label,
+        expected_prose=expected,
+        expected_line=expected_line,
+    )
+
+
+def _previous_block(tokens: Sequence[Token], index: int, level: int) -> str | None:
+    """The text of the paragraph or heading right before the block at `index`, same level."""
+    if index < 2:
+        return None
+    closing = tokens[index - 1]
+    if closing.level != level or closing.type not in ("paragraph_close", "heading_close"):
+        return None
+    inline = tokens[index - 2]
+    return inline.content if inline.type == "inline" else None
+
+
+def _expected_after(
+    tokens: Sequence[Token], index: int, level: int, lines: Sequence[str]
+) -> tuple[str | None, int | None]:
+    """`**Expected:** …` / `Expected: …` / `(Expected: …)` in the paragraph right after."""
+    if index + 2 >= len(tokens):
+        return None, None
+    opening = tokens[index + 1]
+    if opening.type != "paragraph_open" or opening.level != level or opening.map is None:
+        return None, None
+    found = _EXPECTED_PARAGRAPH.match(lines[opening.map[0]])
+    if found is None:
+        return None, None
+    rest = [found.group("rest")] + [
+        line.strip() for line in lines[opening.map[0] + 1 : opening.map[1]]
+    ]
+    text = " ".join(part for part in rest if part).strip()
+    if lines[opening.map[0]].lstrip(" \t>").startswith("("):
+        text = text.rstrip(".").rstrip()
+        text = text[:-1].rstrip() if text.endswith(")") else text
+    return (text or None), opening.map[0]
 
 
 def _fence_body(content: str) -> tuple[str, ...]:
@@ -563,45 +930,108 @@ def _inline_children(token: Token, env: dict[str, object]) -> list[Token]:
 
 
 def _inline_commands(
-    tokens: Sequence[Token], items: Sequence[_ListItem], env: dict[str, object]
-) -> Iterator[InlineCommand]:
+    tokens: Sequence[Token],
+    lines: Sequence[str],
+    items: Sequence[_ListItem],
+    all_items: _AllItems,
+    outline: _Outline,
+    env: dict[str, object],
+) -> tuple[tuple[InlineCommand, ...], tuple[MissingCommand, ...]]:
+    """Commands written as one code span in a list item of a section that runs, and the
+    steps that state an expectation but whose command cannot be found."""
     fenced = {
         item
         for token in tokens
-        if token.type == "fence" and token.map is not None
-        for item in items
-        if item.span.start <= token.map[0] < item.span.end
+        if token.type in ("fence", "code_block") and token.map is not None
+        if (item := _item_at(items, token.map[0])) is not None
     }
     taken: set[_ListItem] = set()
+    commands: list[InlineCommand] = []
+    missing: dict[_ListItem, MissingCommand] = {}
     for paragraph in _paragraph_inlines(tokens):
         assert paragraph.map is not None
         item = _item_at(items, paragraph.map[0])
         if item is None or item in fenced or item in taken:
             continue
         found = _command_in(paragraph, _inline_children(paragraph, env))
-        if found is not None:
-            command, line, expected, expected_text = found
-            taken.add(item)
-            yield InlineCommand(command, line, expected, expected_text, item.list_span, item.index)
+        if found is None:
+            continue
+        placement = outline.placement(paragraph.map[0])
+        if isinstance(found, int):
+            text = " ".join(lines[found].split())
+            shown = text if len(text) <= 80 else text[:79] + "…"
+            missing.setdefault(item, MissingCommand(found, shown, placement.section))
+            continue
+        taken.add(item)
+        command, line, expected, expected_text, expected_exit = found
+        placement = replace(placement, title=all_items.title(line, outline))
+        commands.append(
+            InlineCommand(
+                command,
+                line,
+                expected,
+                expected_text,
+                item.list_span,
+                item.index,
+                placement=placement,
+                expected_exit=expected_exit,
+            )
+        )
+    return tuple(commands), tuple(m for item, m in missing.items() if item not in taken)
 
 
-def _command_in(
-    paragraph: Token, children: Sequence[Token]
-) -> tuple[str, int, str | None, str | None] | None:
-    """The first code span of a paragraph that is a whole command, with its `(Expected: …)`."""
+_Found = tuple[str, int, str | None, str | None, int | None]
+
+
+def _command_in(paragraph: Token, children: Sequence[Token]) -> _Found | int | None:
+    """The command of a step: the code span before its `(Expected: …)`, wherever it sits in
+    the paragraph, else the first span that is a whole command at a line start or after a
+    colon. Returns (command, line, expected stdout line, expectation prose, expected exit
+    status), or the paragraph's line when it states an expectation but holds no command."""
     assert paragraph.map is not None
     line = paragraph.map[0]
+    spans: list[tuple[Token, int, int]] = []  # (span, line, position among children)
+    text_parts: list[str] = []
     for position, child in enumerate(children):
         if child.type in ("softbreak", "hardbreak"):
             line += 1
-        elif (
-            child.type == "code_inline"
-            and _starts_a_line_or_follows_colon(children[:position])
-            and looks_like_command(child.content)
+            text_parts.append(" ")
+        elif child.type == "code_inline":
+            spans.append((child, line, position))
+            text_parts.append(_CODE_MARK)
+        else:
+            text_parts.append(child.content.replace(_CODE_MARK, ""))
+    text = "".join(text_parts)
+    opening = _EXPECTED_OPENING.search(text)
+    if opening is not None:
+        before = text[: opening.start()].count(_CODE_MARK)
+        if before == 0 or not _plausible_command(spans[before - 1][0].content):
+            return paragraph.map[0]
+        span, span_line, position = spans[before - 1]
+        expected, prose, exit_status = _expectation_after(children[position + 1 :])
+        return span.content.strip(), span_line, expected, prose, exit_status
+    for span, span_line, position in spans:
+        if _starts_a_line_or_follows_colon(children[:position]) and looks_like_command(
+            span.content
         ):
-            expected, expected_text = _expectation_after(children[position + 1 :])
-            return child.content.strip(), line, expected, expected_text
+            return span.content.strip(), span_line, None, None, None
     return None
+
+
+# Status words are answers, not programs: `Service is `active` (Expected: …)`.
+_NOT_PROGRAMS = frozenset(
+    {"active", "inactive", "enabled", "disabled", "running", "true", "false", "yes", "no"}
+    | {"ok", "none", "null", "failed", "healthy", "up", "down", "on", "off"}
+)
+
+
+def _plausible_command(span: str) -> bool:
+    """A whole command, or one program-like word (`hostname`, `./check.sh`)."""
+    words = span.split()
+    if len(words) == 1:
+        word = words[0]
+        return _PROGRAM_WORD.match(word) is not None and word.casefold() not in _NOT_PROGRAMS
+    return looks_like_command(span)
 
 
 def _starts_a_line_or_follows_colon(before: Sequence[Token]) -> bool:
@@ -627,9 +1057,12 @@ def looks_like_command(span: str) -> bool:
     return len(words) >= 2 and program is not None and _PROGRAM_WORD.match(program) is not None
 
 
-def _expectation_after(children: Sequence[Token]) -> tuple[str | None, str | None]:
-    """(`X`, prose) for a later `(Expected: `X`)` in the same paragraph; `X` only when the
-    parenthesis holds nothing but that one code span."""
+def _expectation_after(
+    children: Sequence[Token],
+) -> tuple[str | None, str | None, int | None]:
+    """(`X`, prose, exit status) for a later `(Expected: …)` in the same paragraph: `X` when the
+    parenthesis holds nothing but one code span (a stdout line, DESIGN §2), the exit status
+    when it says `exit 0`, `exit status 0`, `exit code 0` or `returns 0`."""
     prose: list[str] = []
     spans: list[Token] = []
     for child in children:
@@ -643,16 +1076,36 @@ def _expectation_after(children: Sequence[Token]) -> tuple[str | None, str | Non
     text = "".join(prose)
     opening = _EXPECTED_OPENING.search(text)
     if opening is None:
-        return None, None
+        return None, None, None
     close = _matching_parenthesis(text, opening.start())
     label_end = opening.end()
     answer = text[label_end:close].strip()
     spans_before = text[: opening.start()].count(_CODE_MARK)
-    expected = None
+    first = spans_before + text[opening.start() : label_end].count(_CODE_MARK)
+    prose_text = _restore_spans(answer, spans[first:])
+    plain = _restore_spans(answer, spans[first:], markup=False)
+    exit_status = exit_status_expectation(plain)
+    if exit_status is not None:
+        return None, prose_text, exit_status
     if answer == _CODE_MARK:
-        expected = spans[spans_before + text[opening.start() : label_end].count(_CODE_MARK)].content
-    inside = text[opening.start() + 1 : close].strip()
-    return expected, _restore_spans(inside, spans[spans_before:])
+        return spans[first].content, prose_text, None
+    return None, prose_text, None
+
+
+_EXIT_PHRASE = re.compile(
+    r"^(?:exits?(?:\s+with)?(?:\s+(?:status|code))?|exit\s+(?:status|code)|returns?"
+    r"(?:\s+exit\s+(?:status|code))?)\s*:?\s*(?P<code>\d{1,3})\.?$",
+    re.IGNORECASE,
+)
+
+
+def exit_status_expectation(text: str) -> int | None:
+    """`exit 0`, `exit status 0`, `exit code 0`, `returns 0` (code spans unwrapped) → 0."""
+    found = _EXIT_PHRASE.match(" ".join(text.replace("`", " ").split()))
+    if found is None:
+        return None
+    code = int(found.group("code"))
+    return code if code <= 255 else None
 
 
 def _matching_parenthesis(text: str, opening: int) -> int:
@@ -667,9 +1120,10 @@ def _matching_parenthesis(text: str, opening: int) -> int:
     return len(text)
 
 
-def _restore_spans(text: str, spans: Sequence[Token]) -> str:
+def _restore_spans(text: str, spans: Sequence[Token], *, markup: bool = True) -> str:
     pieces = text.split(_CODE_MARK)
     out = [pieces[0]]
     for span, piece in zip(spans, pieces[1:], strict=False):
-        out.append(f"{span.markup}{span.content}{span.markup}{piece}")
+        tick = span.markup if markup else ""
+        out.append(f"{tick}{span.content}{tick}{piece}")
     return "".join(out)

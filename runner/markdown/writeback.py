@@ -1,7 +1,10 @@
 """Write a run's evidence back into a task file, touching only the lines taskrun owns.
 
 Pure: text in, text out. The owned lines are the Status Tracking values, the evidence block and
-the Change Log items taskrun added; every other byte of the file stays as it was.
+the Change Log items taskrun added; every other byte of the file stays as it was. A file
+without a Status Tracking section but with a `**Status**:` field near the top gets that value
+and an evidence block at the end of the validation section it ran; a file with neither gets a
+Status Tracking section.
 """
 
 from __future__ import annotations
@@ -230,7 +233,7 @@ _ROW = re.compile(r"^\|(.*)\|\s*$")
 
 def recorded_outcomes(doc: TaskDocument) -> tuple[tuple[str, str], ...] | None:
     """(check id, status) pairs of the evidence block, for `validate --check`; None: no block."""
-    block = doc.status.evidence if doc.status else None
+    block = doc.evidence
     if block is None:
         return None
     pairs: list[tuple[str, str]] = []
@@ -258,6 +261,10 @@ def owned_line_numbers(doc: TaskDocument) -> set[int]:
     """0-based lines taskrun may change: its status values, evidence block, Change Log items."""
     owned = {f.line for f in _owned_fields(doc)}
     if doc.status is None:
+        if doc.status_field is not None:
+            owned.add(doc.status_field.line)
+        if doc.evidence is not None:
+            owned.update(range(doc.evidence.start_line, doc.evidence.end_line + 1))
         return owned
     if doc.status.evidence is not None:
         owned.update(range(doc.status.evidence.start_line, doc.status.evidence.end_line + 1))
@@ -553,6 +560,53 @@ def _status_section_edits(doc: TaskDocument, plan: _Plan, today: str) -> list[_E
     return edits
 
 
+def _status_field_edits(doc: TaskDocument, plan: _Plan, record: RunRecord) -> list[_Edit]:
+    """The `**Status**:` value near the top, and the evidence block at the end of the
+    outermost validation section holding the last check that ran (replaced where it is)."""
+    field = doc.status_field
+    assert field is not None
+    edits: list[_Edit] = []
+    if plan.status.status is not None and field.value != plan.status.status:
+        line = doc.lines[field.line]
+        new = _replace_value(line, field, plan.status.status)
+        edits.append(_Edit(field.line, field.line + 1, (new,)))
+    if doc.evidence is not None:
+        block = doc.evidence
+        edits.append(_Edit(block.start_line, block.end_line + 1, tuple(plan.evidence)))
+        return edits
+    lines, _ = _file_lines(doc)
+    after = _evidence_anchor(doc, record, lines)
+    at = after + 1
+    block_lines = ["", *plan.evidence]
+    if at < len(lines) and lines[at].strip():
+        block_lines.append("")
+    edits.append(_Edit(at, at, tuple(block_lines), order=1))
+    return edits
+
+
+_RUN_KINDS = ("test-commands", "test-steps", "validation")
+
+
+def _evidence_anchor(doc: TaskDocument, record: RunRecord, lines: Sequence[str]) -> int:
+    """The last content line of the outermost validation section holding the last check that
+    ran (a thematic break at its end stays after the block); else the status field's line."""
+    ran = sorted(r.line - 1 for r in record.results if r.line)
+    for line in reversed(ran):
+        holding = [
+            s for s in doc.sections if s.kind in _RUN_KINDS and s.span.start <= line < s.span.end
+        ]
+        if not holding:
+            continue
+        outer = min(holding, key=lambda s: (s.level, s.line))
+        end = min(outer.span.end, len(lines)) - 1
+        while end > line and (not lines[end].strip() or _THEMATIC_BREAK.match(lines[end])):
+            end -= 1
+        return end
+    assert doc.status_field is not None
+    tokens = _tokens(doc.text)
+    return _field_end(tokens, lines, doc.status_field.line)
+
+
 def _new_section_edit(doc: TaskDocument, plan: _Plan, today: str) -> _Edit:
     """A whole Status Tracking section at the template's place, in the file's style."""
     lines, _ = _file_lines(doc)
@@ -729,17 +783,29 @@ def _touched(out: Sequence[_Line], total: int) -> set[int]:
 def _check_reparse(doc: TaskDocument, new_text: str, record: RunRecord) -> None:
     data = ("\ufeff" if doc.has_bom else "") + new_text
     try:
-        new = parse_document(data.encode("utf-8"), doc.path)
+        new = parse_document(
+            data.encode("utf-8"), doc.path, validation_sections=doc.validation_sections
+        )
     except InputError as exc:
         raise WriteBackRefused(f"{doc.path}: the written file would not parse: {exc}") from exc
     problems = []
     if new.task_id != doc.task_id:
         problems.append("Task ID changed")
-    if new.status is None or new.status.evidence is None:
+    if new.evidence is None:
         problems.append("evidence block not found")
-    elif new.status.evidence.checksum != new.status.evidence.actual_checksum:
+    elif new.evidence.checksum != new.evidence.actual_checksum:
         problems.append("evidence checksum does not match")
-    if (
+    if doc.status is None and doc.status_field is not None:
+        # the `**Status**:` field form has no Change Log: the block names the run
+        block = new.evidence
+        if new.status_field is None:
+            problems.append("Status field not found")
+        if block is None or not any(
+            f"run `{record.run_id}`" in line
+            for line in new.lines[block.start_line : block.end_line]
+        ):
+            problems.append("evidence block of this run not found")
+    elif (
         new.status is None
         or new.status.change_log is None
         or not any(f"(run {record.run_id})" in item.text for item in new.status.change_log.items)
@@ -753,14 +819,19 @@ def _check_reparse(doc: TaskDocument, new_text: str, record: RunRecord) -> None:
 
 
 def _already_applied(doc: TaskDocument, run_id: str) -> bool:
-    log = doc.status.change_log if doc.status else None
+    if doc.status is None:
+        block = doc.evidence
+        return block is not None and any(
+            f"run `{run_id}`" in line for line in doc.lines[block.start_line : block.end_line]
+        )
+    log = doc.status.change_log
     return log is not None and any(
         (m := RUN_MARK.search(item.text)) and m.group(1) == run_id for item in log.items
     )
 
 
 def _refuse_hand_edit(doc: TaskDocument) -> None:
-    block = doc.status.evidence if doc.status else None
+    block = doc.evidence
     if block is not None and block.checksum != block.actual_checksum:
         raise WriteBackRefused(
             f"{doc.path}({block.start_line + 1}): the evidence block was edited by hand "
@@ -770,7 +841,7 @@ def _refuse_hand_edit(doc: TaskDocument) -> None:
 
 def current_status(doc: TaskDocument) -> str | None:
     if doc.status is None:
-        return None
+        return doc.status_field.value if doc.status_field is not None else None
     return next((f.value for f in doc.status.fields if f.key == STATUS_KEY), None)
 
 
@@ -817,11 +888,12 @@ def render_write_back(
         ),
         evidence=evidence_lines(body),
     )
-    edits = (
-        _status_section_edits(doc, plan, today)
-        if doc.status is not None
-        else [_new_section_edit(doc, plan, today)]
-    )
+    if doc.status is not None:
+        edits = _status_section_edits(doc, plan, today)
+    elif doc.status_field is not None:
+        edits = _status_field_edits(doc, plan, record)
+    else:
+        edits = [_new_section_edit(doc, plan, today)]
     _refuse_unclosed_fence(doc, edits)
     out = _apply(doc, edits)
     new_text = "".join(line.text + line.ending for line in out)

@@ -144,7 +144,7 @@ def resolve_check(
     """
     if not applies_when(check.when_var, vars):
         return NotApplicable(not_applicable_reason(check.when_var, [component]))
-    if check.kind != "command" and check.kind != "setup":
+    if check.kind not in ("command", "setup", "pre"):
         return check
     try:
         command = render_template(check.command, vars)

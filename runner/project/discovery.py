@@ -1,6 +1,8 @@
 """Finding task files: by path, by Task ID (case-insensitive), or by FOLDER/ID under the task dirs.
 
 Files that cannot be read or parsed while scanning are skipped; a file named directly is not.
+Only files with a Task ID field are found by ID (and by `--all`); a file that has one but is
+not a task is still found, to say why. `validation_sections` is the setting of that name.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from runner.errors import AmbiguousTaskError, InputError
 from runner.markdown.document import parse_document
+from runner.markdown.sections import skipped_sections
 from runner.models import TaskDocument
 
 TASK_MARKER = b"task id"  # cheap pre-filter: every task file spells its Task ID field
@@ -31,11 +34,14 @@ class TaskScan:
     tasks: tuple[TaskRef, ...]  # is_task documents, templates included, in path order
     skipped: tuple[InputError, ...]  # unreadable or unparseable files that looked like tasks
     files_searched: int  # Markdown files looked at
+    rejected: tuple[TaskRef, ...] = ()  # a Task ID field, but not a task (and why: doc.rejection)
 
 
-def parse_task_bytes(data: bytes, path: str) -> TaskDocument:
+def parse_task_bytes(
+    data: bytes, path: str, validation_sections: Sequence[str] | None = None
+) -> TaskDocument:
     """The one seam to the parser."""
-    return parse_document(data, path)
+    return parse_document(data, path, validation_sections=validation_sections)
 
 
 # --------------------------------------------------------------------------- paths
@@ -129,17 +135,23 @@ def _looks_like_task(data: bytes) -> bool:
     return TASK_MARKER in data.lower()
 
 
-def scan_tasks(dirs: Sequence[Path], *, cwd: Path | None = None) -> TaskScan:
+def scan_tasks(
+    dirs: Sequence[Path],
+    *,
+    cwd: Path | None = None,
+    validation_sections: Sequence[str] | None = None,
+) -> TaskScan:
     base = Path(os.path.abspath(cwd if cwd is not None else Path.cwd()))
     files = find_task_files(dirs, cwd=base)
     tasks: list[TaskRef] = []
+    rejected: list[TaskRef] = []
     skipped: list[InputError] = []
     for path in files:
         try:
             data = _read(path, base)
             if not _looks_like_task(data):
                 continue
-            doc = parse_task_bytes(data, display_path(path, base))
+            doc = parse_task_bytes(data, display_path(path, base), validation_sections)
         except InputError as exc:
             skipped.append(exc)
             continue
@@ -148,12 +160,26 @@ def scan_tasks(dirs: Sequence[Path], *, cwd: Path | None = None) -> TaskScan:
             continue
         if doc.is_task:
             tasks.append(TaskRef(path=path, doc=doc))
-    return TaskScan(tasks=tuple(tasks), skipped=tuple(skipped), files_searched=len(files))
+        elif doc.has_id_field:
+            rejected.append(TaskRef(path=path, doc=doc))
+    return TaskScan(
+        tasks=tuple(tasks),
+        skipped=tuple(skipped),
+        files_searched=len(files),
+        rejected=tuple(rejected),
+    )
 
 
-def iter_tasks(dirs: Sequence[Path], *, cwd: Path | None = None) -> list[TaskRef]:
-    """The tasks for `--all`: templates (no Task ID) left out."""
-    return [ref for ref in scan_tasks(dirs, cwd=cwd).tasks if ref.doc.task_id is not None]
+def iter_tasks(
+    dirs: Sequence[Path],
+    *,
+    cwd: Path | None = None,
+    validation_sections: Sequence[str] | None = None,
+) -> list[TaskRef]:
+    """The tasks for `--all`: only files with a Task ID field (not the template, not a file
+    whose ID comes from its H1 or name: those plan only when given by path)."""
+    scan = scan_tasks(dirs, cwd=cwd, validation_sections=validation_sections)
+    return [ref for ref in scan.tasks if ref.doc.has_id_field]
 
 
 # --------------------------------------------------------------------------- resolving
@@ -177,25 +203,35 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def _resolve_path(candidate: Path, cwd: Path) -> TaskRef:
+def _resolve_path(candidate: Path, cwd: Path, validation_sections: Sequence[str] | None) -> TaskRef:
     shown = display_path(candidate, cwd)
     if candidate.is_dir():
         raise InputError(f"{shown} is a directory (name a task file, a Task ID or FOLDER/ID)")
     data = _read(candidate, cwd)
     try:
-        doc = parse_task_bytes(data, shown)
+        doc = parse_task_bytes(data, shown, validation_sections)
     except UnicodeDecodeError:
         raise InputError("not UTF-8 text", path=shown) from None
     if not doc.is_task:
-        raise InputError(
-            f"{shown} is not a task file (no Task ID / template section: Validation Criteria "
-            "or Status Tracking)"
-        )
+        raise InputError(rejection_message(shown, doc))
     return TaskRef(path=Path(os.path.abspath(candidate)), doc=doc)
 
 
+def rejection_message(shown: str, doc: TaskDocument) -> str:
+    """`X is not a task file: <the condition that failed>`, with the sections it skipped."""
+    message = f"{shown} is not a task file: {doc.rejection}"
+    skipped = [s for s in skipped_sections(doc, ()) if not s.reason.startswith("nested")]
+    if skipped:
+        listed = ", ".join(f"{s.heading} (line {s.line})" for s in skipped[:5])
+        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        message += f"; its commands are under {listed}{more}, which are not validation"
+    return message
+
+
 def _close_candidates(task_id: str, scan: TaskScan) -> list[str]:
-    ids = sorted({ref.doc.task_id for ref in scan.tasks if ref.doc.task_id})
+    ids = sorted(
+        {ref.doc.task_id for ref in scan.tasks if ref.doc.has_id_field and ref.doc.task_id}
+    )
     by_folded = {i.casefold(): i for i in ids}
     wanted = task_id.casefold()
     prefixed = [i for i in ids if i.casefold().startswith(wanted)]
@@ -212,7 +248,7 @@ def _no_match_message(task_id: str, folder: str, scan: TaskScan, dirs_text: str,
     same_id = [
         display_path(ref.path, cwd)
         for ref in scan.tasks
-        if ref.doc.task_id and ref.doc.task_id.casefold() == task_id.casefold()
+        if ref.doc.has_id_field and (ref.doc.task_id or "").casefold() == task_id.casefold()
     ]
     if same_id:
         return message + f"; {task_id} is in: " + ", ".join(same_id)
@@ -222,7 +258,13 @@ def _no_match_message(task_id: str, folder: str, scan: TaskScan, dirs_text: str,
     return message
 
 
-def resolve_task(query: str, *, dirs: Sequence[Path], cwd: Path) -> TaskRef:
+def resolve_task(
+    query: str,
+    *,
+    dirs: Sequence[Path],
+    cwd: Path,
+    validation_sections: Sequence[str] | None = None,
+) -> TaskRef:
     """A path to a task file, a Task ID, or FOLDER/ID (the folder path's trailing part)."""
     cwd = Path(os.path.abspath(cwd))
     text = query.strip()
@@ -230,24 +272,33 @@ def resolve_task(query: str, *, dirs: Sequence[Path], cwd: Path) -> TaskRef:
         raise InputError("no task given (a Task ID, FOLDER/ID or a path)")
     candidate = cwd / Path(text).expanduser()
     if _exists(candidate):
-        return _resolve_path(candidate, cwd)
+        return _resolve_path(candidate, cwd, validation_sections)
     if text.lower().endswith(".md"):
         raise InputError(f"{display_path(candidate, cwd)}: no such file")
 
     folder_text, _, task_id = text.replace("\\", "/").rpartition("/")
     folder = _folder_parts(folder_text)
-    scan = scan_tasks(dirs, cwd=cwd)
+    scan = scan_tasks(dirs, cwd=cwd, validation_sections=validation_sections)
     wanted = task_id.casefold()
-    matches = [
-        ref
-        for ref in scan.tasks
-        if ref.doc.task_id is not None
-        and ref.doc.task_id.casefold() == wanted
-        and _folder_ends_with(ref.path, folder)
-    ]
+
+    def same_id(refs: Sequence[TaskRef]) -> list[TaskRef]:
+        return [
+            ref
+            for ref in refs
+            if ref.doc.has_id_field
+            and (ref.doc.task_id or "").casefold() == wanted
+            and _folder_ends_with(ref.path, folder)
+        ]
+
+    matches = same_id(scan.tasks)
     if len(matches) == 1:
         return matches[0]
     if matches:
         raise AmbiguousTaskError(query, [display_path(ref.path, cwd) for ref in matches])
+    rejected = same_id(scan.rejected)
+    if rejected:
+        raise InputError(
+            "; ".join(rejection_message(display_path(ref.path, cwd), ref.doc) for ref in rejected)
+        )
     dirs_text = _display_dirs(dirs, cwd)
     raise InputError(_no_match_message(task_id, folder_text.strip("/"), scan, dirs_text, cwd))

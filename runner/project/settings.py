@@ -17,6 +17,8 @@ import yaml
 
 from runner.bash.rules import DEFAULT_READ_ONLY_POSTS
 from runner.errors import InputError
+from runner.evaluate.command import DEFAULT_FAILURE_MARKERS
+from runner.markdown.sections import DEFAULT_VALIDATION_SECTIONS
 from runner.project.trust import read_trusted
 from runner.project.yamlnodes import compose_yaml, construct_value, decode_yaml, node_line
 
@@ -39,6 +41,11 @@ class Settings:
     timeout: float = 60.0
     timezone: str = "UTC"
     read_only_posts: tuple[str, ...] = DEFAULT_READ_ONLY_POSTS
+    # Headings and bold labels whose commands are validation checks (fnmatch patterns,
+    # case-insensitive); `Test Commands` and `Test Steps` are always read.
+    validation_sections: tuple[str, ...] = DEFAULT_VALIDATION_SECTIONS
+    # A line of output starting with one of these fails the check.
+    failure_markers: tuple[str, ...] = DEFAULT_FAILURE_MARKERS
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     cwd: Path | None = field(default=None, compare=False)  # for showing paths relative to it
     config_file: Path | None = field(default=None, compare=False)  # the taskrun.yaml in effect
@@ -161,6 +168,8 @@ def _converter(name: str, base: Path) -> Callable[[object], object]:
         "timeout": _as_positive_seconds,
         "timezone": _as_timezone,
         "read_only_posts": _as_strings,
+        "validation_sections": _as_strings,
+        "failure_markers": _as_strings,
     }
     return converters[name]
 
@@ -337,4 +346,10 @@ def settings_table(settings: Settings) -> list[tuple[str, str, str]]:
         ("timeout", f"{settings.timeout:g} s", source("timeout")),
         ("timezone", settings.timezone, source("timezone")),
         ("read_only_posts", ", ".join(settings.read_only_posts), source("read_only_posts")),
+        (
+            "validation_sections",
+            ", ".join(settings.validation_sections),
+            source("validation_sections"),
+        ),
+        ("failure_markers", ", ".join(settings.failure_markers), source("failure_markers")),
     ]

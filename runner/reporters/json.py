@@ -25,6 +25,7 @@ def result_to_dict(result: CheckResult) -> dict[str, Any]:
         "command": result.command,
         "http": result.http,
         "line": result.line,
+        "expected": result.expected,
         "status": result.status,
         "exit_code": result.exit_code,
         "started_at": result.started_at,
@@ -81,6 +82,13 @@ def planned_check_to_dict(check: PlannedCheck, mask: Any = lambda s: s) -> dict[
             "stdout_line": check.expectation.stdout_line,
         },
         "notes": [mask(n) for n in check.notes],
+        "section": check.section,
+        "counted": check.kind in ("command", "http"),
+        "expected_prose": None if check.expected_prose is None else mask(check.expected_prose),
+        "shown_reason": check.shown_reason,
+        "shown_output": None if check.shown_output is None else mask(check.shown_output),
+        "decorative": check.decorative,
+        "warnings": list(check.warnings),
     }
 
 
@@ -95,6 +103,10 @@ def plan_to_dict(plan: Plan, mask: Any = lambda s: s) -> dict[str, Any]:
         },
         "checks": [planned_check_to_dict(c, mask) for c in plan.checks],
         "notes": [mask(n) for n in plan.notes],
+        "skipped_sections": [
+            {"line": s.line, "heading": s.heading, "reason": s.reason}
+            for s in plan.skipped_sections
+        ],
     }
 
 
@@ -132,6 +144,7 @@ def result_from_dict(check: Mapping[str, Any]) -> CheckResult:
         ),
         line=check.get("line"),
         http=check.get("http"),
+        expected=check.get("expected"),
     )
 
 

@@ -10,8 +10,8 @@ from tests.e2e.conftest import Project, bash_block, change_log_items, task_markd
 
 PASSING = bash_block(
     """
-    # answers
-    echo ok
+    # answers (a check: a literal `echo ok` would be a caption, issue 18 item 7)
+    test -d /
     """
 )
 

@@ -87,8 +87,9 @@ def test_only_errors_exit_3(project: Project) -> None:
     commands = "\n\n".join(
         [
             bash_block("# passes here\ntrue"),
-            bash_block("# on a ghost\necho ghost", info="bash {on=ghost}"),
-            bash_block("# on a refused host\necho dead", info="bash {on=dead}"),
+            # checks, not captions (a literal echo is one, issue 18 item 7)
+            bash_block("# on a ghost\nuname -s", info="bash {on=ghost}"),
+            bash_block("# on a refused host\nuname -n", info="bash {on=dead}"),
         ]
     )
     project.write_task("T-102.md", task_markdown("T-102", component="lo", commands=commands))

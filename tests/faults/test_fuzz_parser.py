@@ -61,16 +61,21 @@ def assert_consistent(doc: TaskDocument, data: bytes) -> None:
         assert doc.lines[field.line][field.value_start : field.value_end] == field.value
     for block in doc.code_blocks:
         assert 0 <= block.span.start < block.span.end <= total
-        assert block.body_start == block.span.start + 1
-        assert len(block.body) <= block.span.end - block.span.start - 1
+        fence = 0 if block.indented else 1  # a 4-space indented block has no fence line
+        assert block.body_start == block.span.start + fence
+        assert len(block.body) <= block.span.end - block.span.start - fence
+    for section in doc.sections:
+        real(section.line)
+        assert section.span.start == section.line < section.span.end <= total
     for item in doc.must_pass:
         real(item.line)
     for command in doc.inline_commands:
         real(command.line)
     for line in (doc.task_id_line, doc.title_line, doc.component_line):
         real(line)
-    if doc.is_task:
-        assert doc.task_id_line is not None
+    if doc.has_id_field:
+        assert doc.task_id_line is not None and doc.task_id is not None
+    assert doc.is_task is (doc.rejection is None)
     if doc.status is not None:
         real(doc.status.heading_line)
         assert doc.status.span.end <= total

@@ -134,7 +134,8 @@ ALSO_EXPECTED: dict[str, frozenset[tuple[int, str]]] = {
             (129, "jq-no-e"),
             (136, "jq-no-e"),
             (142, "output-only"),  # git log --oneline -5
-            (143, "output-only"),  # echo "✅ Rollback plan: …"
+            # L143 `echo "✅ Rollback plan: …"` is a caption (issue 18 item 7): it runs in the
+            # session, is no check, and is not linted as output-only
         }
     ),
     f"{REFACTOR}/03_Migrate_Transform_Middleware.md": frozenset({(30, "jq-no-e")}),
@@ -365,3 +366,10 @@ def test_plan_json_of_eng_007_shows_guard_and_lint_on_the_writes_only(
         assert any("mutating-validation" in n for n in notes), notes
     for line in (135, 140, 148):  # searches and a journal grep are read-only
         assert not any(n.startswith("guard:") or "mutating" in n for n in commands[line]["notes"])
+
+
+def test_a_caption_echo_is_not_linted_as_output_only(
+    lint_file: Callable[[str], list[dict[str, Any]]],
+) -> None:
+    findings = lint_file(f"{UPSERT}/ENG-008-Production-Hardening-Implementation.md")
+    assert (143, "output-only") not in {(f["line"], f["rule"]) for f in findings}

@@ -366,20 +366,21 @@ def test_template_c_inline_commands_and_expectations() -> None:
     doc = parse(TEMPLATE_C)
     found = [(c.command, c.expected, c.expected_text, c.item) for c in doc.inline_commands]
     assert found == [
-        ("sudo systemctl is-active hx-gateway-ml", "active", "Expected: `active`", 0),
+        # the prose is what follows "Expected:" (issue 18 item 5: shown as written)
+        ("sudo systemctl is-active hx-gateway-ml", "active", "`active`", 0),
         (
             "systemctl cat hx-gateway-ml | grep -i ExecStart",
             None,
-            "Expected: Shows `uvicorn` pointing to `app`",
+            "Shows `uvicorn` pointing to `app`",
             1,
         ),
         (
             'curl -s -o /dev/null -w "%{http_code}\\n" http://127.0.0.1:4010/v1/models',
             "401",
-            "Expected: `401`",
+            "`401`",
             3,
         ),
-        ("pytest -q tests/", None, "Expected: `0` or `1`, see (notes)", 5),
+        ("pytest -q tests/", None, "`0` or `1`, see (notes)", 5),
     ]
     steps_list = doc.inline_commands[0].list_span
     assert all(c.list_span == steps_list for c in doc.inline_commands)
@@ -551,8 +552,18 @@ def test_fence_info_and_lang(fence: str, info: str, lang: str, runnable: bool) -
         ("### Implementation Steps", "execution"),
         ("### Step 0: Verify Preconditions", "execution"),
         ("## 📊 Status Tracking", "status"),
-        ("## 🧪 Validation Criteria", "validation"),
-        ("## Validation Test", "validation"),
+        ("## 🧪 Validation Criteria", "criteria"),
+        ("## Validation Test", "criteria"),
+        ("## Validation", "validation"),
+        ("### Verification Commands", "validation"),
+        ("## Post-Deployment Validation", "validation"),
+        ("### Step 4: Verify the proxy", "validation"),
+        ("## Pre-Flight Checks", "pre"),
+        ("## Pre-Execution Validation", "pre"),
+        ("## Rollback Procedure", "rollback"),
+        ("## Troubleshooting", "troubleshooting"),
+        ("## Credential Setup", "credentials"),
+        ("## Implementation", "execution"),
         ("### Test Commands", "test-commands"),
         ("### Test Steps", "test-steps"),
         ("## 📎 Additional Information", "other"),
@@ -565,7 +576,14 @@ def test_section_kind_of_a_fence(heading: str, kind: str) -> None:
 
 def test_nested_heading_inherits_the_outer_kind() -> None:
     doc = parse("## 🧪 Validation Criteria\n\n### Definition of Done\n\n```bash\nx\n```\n")
-    assert doc.code_blocks[0].section == "validation"
+    assert doc.code_blocks[0].section == "criteria"
+
+
+def test_a_never_run_section_wins_over_a_validation_heading_inside_it() -> None:
+    doc = parse("## Rollback\n\n### Verification\n\n```bash\nx\n```\n")
+    assert doc.code_blocks[0].section == "rollback"
+    doc = parse("## Verification\n\n### Rollback\n\n```bash\nx\n```\n")
+    assert doc.code_blocks[0].section == "rollback"
 
 
 def test_one_line_file_without_sections_parses() -> None:
@@ -686,6 +704,100 @@ def test_any_text_parses_or_is_an_input_error(text: str) -> None:
         assert doc.lines[f.line][f.value_start : f.value_end] == f.value
     for block in doc.code_blocks:
         assert 0 <= block.span.start < block.span.end <= len(doc.lines)
-        assert len(block.body) == block.span.end - block.span.start - (2 if block.closed else 1)
+        if block.indented:  # a 4-space indented block has no fence lines
+            assert len(block.body) <= block.span.end - block.span.start
+        else:
+            fences = 2 if block.closed else 1
+            assert len(block.body) == block.span.end - block.span.start - fences
     for heading in doc.headings:
         assert heading.section.start == heading.line < heading.section.end <= len(doc.lines)
+
+
+# --------------------------------------------------------------------------- issue 14 item 4
+
+
+def steps(*items: str) -> TaskDocument:
+    body = "\n".join(f"{n}.  {item}" for n, item in enumerate(items, start=1))
+    return parse(f"# T\n\n**Task ID:** X-1\n\n## Validation Test\n\n### Test Steps\n{body}\n")
+
+
+@pytest.mark.parametrize(
+    ("item", "command", "stdout_line", "exit_status"),
+    [
+        ("Run `test -f /x` (Expected: `exit 0`)", "test -f /x", None, 0),
+        ("Run `test -f /x` (Expected: exit status 1)", "test -f /x", None, 1),
+        ("Check: `test -f /x` (Expected: `exit code 0`)", "test -f /x", None, 0),
+        ("`test -f /x` (Expected: returns 0)", "test -f /x", None, 0),
+        ("Print the host name `hostname` (Expected: `exit 0`)", "hostname", None, 0),
+        ("Count: `ls /x | wc -l` (Expected: `0`)", "ls /x | wc -l", "0", None),
+        (
+            "Is it up: `systemctl is-active x` (Expected: `active`)",
+            "systemctl is-active x",
+            "active",
+            None,
+        ),
+        ("Run `uptime` and `hostname` (Expected: `exit 0`)", "hostname", None, 0),
+    ],
+)
+def test_an_inline_step_runs_the_code_span_before_its_expectation(
+    item: str, command: str, stdout_line: str | None, exit_status: int | None
+) -> None:
+    (found,) = steps(item).inline_commands
+    assert (found.command, found.expected, found.expected_exit) == (
+        command,
+        stdout_line,
+        exit_status,
+    )
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "Make a request to `/v1/chat/completions` (Expected: a completion)",
+        "Service is `active` (Expected: `exit 0`)",
+        "Check the endpoint answers (Expected: `200`)",
+    ],
+)
+def test_a_step_whose_command_cannot_be_found_is_recorded_not_dropped(item: str) -> None:
+    doc = steps("Check: `test -d /` (Expected: `exit 0`)", item)
+    assert [c.command for c in doc.inline_commands] == ["test -d /"]
+    (missing,) = doc.missing_commands
+    assert missing.line == line_of(doc, "2.  ") and item[:20] in missing.text
+
+
+# --------------------------------------------------------------------------- issue 15 item 8
+
+
+@pytest.mark.parametrize(
+    "section", ["### Test Commands", "### Test Steps", "### Must-Pass Validations"]
+)
+def test_a_task_id_and_a_test_section_make_a_task(section: str) -> None:
+    doc = parse(f"# Engineering Task: X\n\n**Task ID**: `X-2`\n\n{section}\n\n- a\n")
+    assert doc.is_task and doc.task_id == "X-2" and doc.rejection is None
+
+
+def test_without_a_task_id_field_the_id_comes_from_the_h1_or_the_file_name() -> None:
+    h1 = parse_document(b"# CHG-77: Upgrade\n\n## Validation\n", "notes/change.md")
+    assert (h1.task_id, h1.id_source, h1.title) == ("CHG-77", "h1", "Upgrade")
+    named = parse_document(b"# Upgrade\n\n## Smoke Test\n", "runbooks/OPS-12-upgrade.md")
+    assert (named.task_id, named.id_source) == ("OPS-12", "filename")
+    plain = parse_document(b"# Upgrade\n\n## Health Checks\n", "runbooks/upgrade.md")
+    assert (plain.task_id, plain.id_source, plain.has_id_field) == ("upgrade", "filename", False)
+
+
+def test_validation_sections_come_from_the_setting() -> None:
+    text = b"# Notes\n\n## Checks\n\n```bash\ntest -d /\n```\n"
+    assert not parse_document(text, "a.md").is_task
+    doc = parse_document(text, "a.md", validation_sections=["checks"])
+    assert doc.is_task and doc.code_blocks[0].section == "validation"
+    assert doc.validation_sections == ("checks",)
+
+
+def test_the_documents_title_does_not_make_the_whole_file_a_validation_section() -> None:
+    text = (
+        "# Post-Deployment Validation\n\n## Deployment Steps\n\n```bash\nsudo systemctl "
+        "restart x\n```\n\n## Verification\n\n```bash\ntest -d /\n```\n"
+    )
+    doc = parse(text)
+    assert [b.section for b in doc.code_blocks] == ["other", "validation"]
+    assert parse("# Rollback runbook\n\n## Health Check\n\n```bash\ntrue\n```\n").is_task

@@ -160,3 +160,30 @@ def test_unverified_reason(statuses: tuple[str, ...], why: str | None) -> None:
     # a run where nothing ran never exits 0
     if reason is not None:
         assert outcome_exit_code(results) == 0  # …by statuses alone: validate makes it 3
+
+
+@pytest.mark.parametrize(
+    ("stdout", "marker"),
+    [
+        ("PASS: a\nFAIL: b missing\n", "FAIL: b missing"),
+        ("  ✗ offset too large\n", "✗ offset too large"),
+        ("[FAIL] clock not synchronised\n", "[FAIL] clock not synchronised"),
+        ("FAILED: a pool line is still active\n", "FAILED: a pool line is still active"),
+    ],
+)
+def test_the_default_failure_markers_of_real_task_files(stdout: str, marker: str) -> None:
+    assert evaluate(0, stdout, Expectation()) == ("fail", f"printed a failure marker: {marker}")
+
+
+@pytest.mark.parametrize(
+    "stdout",
+    ["PASS: ok\n", "Failed: 0\n", "tests FAILED elsewhere\n", "FAILURE: x\n", "[PASS] ok\n"],
+)
+def test_lines_that_only_mention_failure_are_no_marker(stdout: str) -> None:
+    assert evaluate(0, stdout, Expectation()) == ("pass", None)
+
+
+def test_failure_markers_are_configurable() -> None:
+    assert evaluate(0, "NOT OK 3\n", Expectation(), failure_markers=("NOT OK",))[0] == "fail"
+    assert evaluate(0, "FAIL: x\n", Expectation(), failure_markers=("NOT OK",)) == ("pass", None)
+    assert evaluate(0, "❌ x\n", Expectation(), failure_markers=()) == ("pass", None)

@@ -54,6 +54,17 @@ TABLE: list[tuple[str, list[tuple[str, str]]]] = [
     # masked-failure
     ('curl -f http://h/healthz || echo "Health check failed"', [("masked-failure", "error")]),
     ('curl -f http://h/healthz || echo "❌ Health check failed"', [("masked-failure", "warning")]),
+    # issue 18 item 6: the files' own failure markers make such a check fail at run time
+    ('test -d /x && echo "PASS: x" || echo "FAIL: x missing"', [("masked-failure", "warning")]),
+    ("if grep -q y f; then echo 'FAILED: y found'; fi", [("masked-failure", "warning")]),
+    (
+        'if test -d /x; then echo "[PASS] x"; else echo "[FAIL] x"; fi',
+        [("masked-failure", "warning")],
+    ),
+    ('if test -d /x; then echo "x there"; fi', [("masked-failure", "error")]),
+    # issue 18 item 9
+    ("tail -f /var/log/syslog | grep -m1 x", [("never-ends", "error")]),
+    ("timeout 10 tail -f /var/log/syslog | grep -m1 x", []),
     ("test -s f || true", [("masked-failure", "error")]),
     ("test -s f || :", [("masked-failure", "error")]),
     ("test -s f || exit 0", [("masked-failure", "error")]),

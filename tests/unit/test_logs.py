@@ -78,3 +78,19 @@ def test_a_secret_across_the_long_line_boundary_is_masked(
     assert secret.encode() not in written
     assert written.count(b"***") == 2
     assert len(written) == len(data) - 2 * (len(secret) - 3)
+
+
+def test_a_configured_marker_past_the_head_is_found_while_streaming(tmp_path: Path) -> None:
+    script = "head -c 3000000 /dev/zero | tr '\\0' 'a' | fold -w 100; printf '\\n[FAIL] late\\n'"
+    capture = StreamCapture(tmp_path / "out.log", failure_markers=("[FAIL]",))
+    with subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE) as process:
+        assert process.stdout is not None
+        for _ in range(100_000):  # bounded: about 3 MB in 64 KiB reads
+            chunk = process.stdout.read(65536)
+            if not chunk:
+                break
+            capture.write(chunk)
+        assert process.wait(timeout=30) == 0
+    capture.close()
+    assert not capture.head_complete
+    assert capture.failure_line == "[FAIL] late"

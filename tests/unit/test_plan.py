@@ -213,12 +213,16 @@ def test_crlf_and_bom_give_the_same_plan_as_lf() -> None:
 
 
 @pytest.mark.parametrize("lang", ["ini", "python", "json"])
-def test_a_non_runnable_block_is_noted_with_its_line_and_not_run(lang: str) -> None:
+def test_a_non_runnable_block_is_shown_with_its_line_and_not_run(lang: str) -> None:
+    # issue 14 item 7: everything the plan shows but will not run is kind "shown", with why
     md = task(bash("[Service]\nEnvironment=A=1", info=lang) + "\n\n" + bash("echo ok"))
     plan = plan_of(md)
     assert texts(plan) == ["echo ok"]
-    fence = line_of(md, f"{FENCE}{lang}")
-    assert any(f"line {fence}" in note and lang in note for note in plan.notes), plan.notes
+    (shown,) = [check for check in plan.checks if check.kind == "shown"]
+    assert shown.line == line_of(md, f"{FENCE}{lang}") + 1
+    assert shown.shown_reason == "language"
+    assert shown.command == "[Service]\nEnvironment=A=1"
+    assert any(lang in note and "not run" in note for note in shown.notes), shown.notes
 
 
 @pytest.mark.parametrize("info", ["sh", "shell", "", "bash {name=x}"])
@@ -234,12 +238,19 @@ def test_console_blocks_drop_prompts_and_output_lines() -> None:
 
 def test_a_task_with_only_non_runnable_blocks_says_nothing_can_be_verified() -> None:
     plan = plan_of(task(bash("[Service]", info="ini")))
-    assert [check for check in plan.checks if check.kind != "not-run"] == []
+    assert [check.kind for check in plan.checks if check.kind != "not-run"] == ["shown"]
+    assert any("no runnable command" in note for note in plan.notes), plan.notes
+
+
+def test_a_task_with_only_decorative_echoes_says_nothing_can_be_verified() -> None:
+    # issue 18 item 7: `echo "=== … ==="` prints a caption; it checks nothing
+    plan = plan_of(task(bash('echo "=== Checks ==="\necho ok')))
+    assert [(c.kind, c.decorative) for c in plan.checks] == [("setup", True), ("setup", True)]
     assert any("no runnable command" in note for note in plan.notes), plan.notes
 
 
 def test_a_task_with_commands_has_no_nothing_runnable_note() -> None:
-    plan = plan_of(task(bash("echo ok")))
+    plan = plan_of(task(bash("test -d /tmp")))
     assert not any("no runnable command" in note for note in plan.notes)
 
 

@@ -329,10 +329,12 @@ ENG_008 = a_task(
             "Check validation error logging",
         ),
         Want(142, f"git -C {GW} log --oneline -5", "Verify rollback capability"),
+        # issue 18 item 7: an echo of literal text is a caption (it runs, it is no check)
         Want(
             143,
             'echo "✅ Rollback plan: git checkout <prev-commit>'
             ' && sudo systemctl restart hx-gateway-ml.service"',
+            kind="setup",
         ),
     ),
     (
@@ -364,12 +366,14 @@ RAG_001 = b_task(
             '    echo "❌ Code Validation: RAG route file is missing."\n'
             "    exit 1\n"
             "fi",
+            "Verify RAG route file",  # issue 18 item 3: the step's bold title, not the command
         ),
-        Want(50, f'VENV="{GW}/gateway/venv"', kind="setup"),
+        Want(50, f'VENV="{GW}/gateway/venv"', "Verify dependency installation", kind="setup"),
         Want(
             51,
             "$VENV/bin/python -c \"import httpx; print('✅ Dependency Validation:"
             " httpx is installed.')\"",
+            "Verify dependency installation",
         ),
     ),
 )
@@ -378,8 +382,8 @@ RAG_002 = b_task(
     "02-configure-rag-feature.md",
     "RAG-002",
     (
-        Want(44, "sudo systemctl daemon-reload"),
-        Want(49, "systemctl show hx-gateway-ml | grep ENABLE_RAG"),
+        Want(44, "sudo systemctl daemon-reload", "Reload Systemd Daemon"),
+        Want(49, "systemctl show hx-gateway-ml | grep ENABLE_RAG", "Verify Service Configuration"),
     ),
 )
 
@@ -393,10 +397,12 @@ RAG_004_1 = b_task(
             'AUTH_HEADER="Authorization: Bearer sk-mDyhCELJX..." # Use a valid key',
             kind="setup",
         ),
+        # "**Run Validation Command**" is a lead-in, not a title; the echo is a caption
         Want(
             39,
             'echo "--- Testing Query Path (expects 200 OK) ---"',
             "--- Test Execution ---",
+            kind="setup",
         ),
         # assigning a command substitution runs curl: a command, not a setup step
         Want(
@@ -428,6 +434,7 @@ RAG_004_4 = b_task(
             46,
             'echo "--- Testing Input Validation (expects 400 or 422) ---"',
             "--- Test Execution ---",
+            kind="setup",
         ),
         Want(
             47,
@@ -457,21 +464,28 @@ RAG_005 = b_task(
             49,
             "sudo systemctl is-active --quiet hx-gateway-ml"
             ' && echo "✅ Service reverted successfully."',
+            "Confirm Service is Active",
         ),
-        # five comment lines above: the one directly above the command is its label
+        # one title over two checks: each is "title: its own comment" (five comment lines
+        # above the setup step: the one directly above is its comment)
         Want(
             58,
             'AUTH_HEADER="Authorization: Bearer ${API_KEY}"',
-            'export BASE_URL="http://127.0.0.1:4000"',
+            'Confirm Endpoint is Disabled: export BASE_URL="http://127.0.0.1:4000"',
             kind="setup",
         ),
-        Want(59, 'BASE_URL="${BASE_URL:-http://127.0.0.1:4000}"', kind="setup"),
+        Want(
+            59,
+            'BASE_URL="${BASE_URL:-http://127.0.0.1:4000}"',
+            "Confirm Endpoint is Disabled",
+            kind="setup",
+        ),
         Want(
             62,
             'STATUS_ROLLBACK=$(curl -s -o /dev/null -w "%{http_code}" -H "$AUTH_HEADER"'
             ' -H "Content-Type: application/json" -d \'{"query":"test"}\''
             ' "$BASE_URL/v1/rag/search")',
-            "--- Test Execution ---",
+            "Confirm Endpoint is Disabled: --- Test Execution ---",
         ),
         Want(
             65,
@@ -480,7 +494,7 @@ RAG_005 = b_task(
             "else\n"
             '  echo "❌ Rollback Failed (Status: $STATUS_ROLLBACK)"\n'
             "fi",
-            "--- Validation ---",
+            "Confirm Endpoint is Disabled: --- Validation ---",
         ),
     ),
 )

@@ -260,4 +260,36 @@ def test_settings_table_shows_values_and_sources(project: Path) -> None:
         "timeout",
         "timezone",
         "read_only_posts",
+        "validation_sections",
+        "failure_markers",
     }
+
+
+def test_validation_sections_and_failure_markers_come_from_taskrun_yaml(project: Path) -> None:
+    config = write_config(
+        project,
+        "validation_sections: [Checks, 'Acceptance *']\nfailure_markers: ['NOT OK', '❌']\n",
+    )
+    settings = load(project)
+    assert settings.validation_sections == ("Checks", "Acceptance *")
+    assert settings.failure_markers == ("NOT OK", "❌")
+    assert settings.sources["validation_sections"] == f"taskrun.yaml:{config}(1)"
+    rows = {key: value for key, value, _ in settings_table(settings)}
+    assert rows["failure_markers"] == "NOT OK, ❌"
+
+
+def test_the_default_reading_rules() -> None:
+    defaults = Settings()
+    assert "Verification Commands" in defaults.validation_sections
+    assert defaults.failure_markers == ("❌", "✗", "FAIL:", "FAILED:", "[FAIL]")
+
+
+@pytest.mark.parametrize("value", ["[1, 2]", "{a: b}", "''"])
+def test_bad_validation_sections_are_an_input_error_with_the_line(
+    project: Path, value: str
+) -> None:
+    write_config(project, f"timeout: 3\nvalidation_sections: {value}\n")
+    with pytest.raises(InputError) as caught:
+        load(project)
+    assert caught.value.line == 2
+    assert "validation_sections: expected a list of strings" in caught.value.message

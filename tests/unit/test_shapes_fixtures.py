@@ -2,8 +2,8 @@
 
 This checks only that the fixture set is self-consistent: every expectation names a
 fixture, every line number points at the text it claims, nothing in a never-run section
-is listed as a check. It does not run the planner: the behaviour the expectations
-describe is not implemented yet. The schema is in tests/fixtures/shapes/README.md.
+is listed as a check. It does not run the planner: `test_shapes_plan.py` does. The schema
+is in tests/fixtures/shapes/README.md.
 """
 
 from __future__ import annotations

@@ -262,9 +262,53 @@ def test_console_comment_prompt_is_a_label() -> None:
     assert command.label == "check it"
 
 
-def test_a_dollar_line_in_a_bash_block_is_code() -> None:
-    (command,) = split_block(["$ ls"], lang="bash").commands
-    assert command.text == "$ ls"
+def test_a_dollar_prompt_makes_a_bash_block_a_transcript() -> None:
+    # issue 14 item 7: `$ ` prompts in a bash block run the prompt lines, as in `console`
+    block = split_block(["$ ls"], lang="bash")
+    assert block.transcript
+    assert [c.text for c in block.commands] == ["ls"]
+
+
+def test_a_bash_transcript_keeps_comments_as_labels_and_output_as_shown_output() -> None:
+    body = [
+        "# Rollout finished",
+        "$ kubectl rollout status deploy/x --timeout=60s",
+        'deployment "x" successfully rolled out',
+        "",
+        "# Three pods",
+        "$ kubectl get pods --no-headers | grep -c Running",
+        "3",
+    ]
+    first, second = split_block(body, lang="bash").commands
+    assert (first.label, first.text) == ("Rollout finished", body[1][2:])
+    assert first.shown_output == 'deployment "x" successfully rolled out'
+    assert (second.label, second.shown_output, second.first_line) == ("Three pods", "3", 5)
+
+
+def test_a_dollar_inside_a_bash_line_is_not_a_prompt() -> None:
+    block = split_block(["echo $ HOME", "ls"], lang="bash")
+    assert not block.transcript
+    assert [c.text for c in block.commands] == ["echo $ HOME", "ls"]
+
+
+@pytest.mark.parametrize(
+    ("body", "owner", "prose"),
+    [
+        (["ollama list | wc -l", "# Expected: 5"], 0, "5"),
+        (["systemctl status x", "# Should show: active (running)"], 0, "active (running)"),
+        (["a", "# Expected: 5", "b"], 0, "5"),
+        (["a", "", "# Expected: 200", "curl -s x"], 1, "200"),
+    ],
+)
+def test_expectation_comments_belong_to_their_command_and_are_no_label(
+    body: list[str], owner: int, prose: str
+) -> None:
+    commands = split_block(body, lang="bash").commands
+    assert commands[owner].expected_prose == prose
+    assert all(c.label is None for c in commands)
+    assert [c.expected_prose for i, c in enumerate(commands) if i != owner] == [None] * (
+        len(commands) - 1
+    )
 
 
 # --------------------------------------------------------------------------- directives

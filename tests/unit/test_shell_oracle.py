@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from runner.bash.split import split_block
-from tests.bash_oracle import BashOracle
+from tests.bash_oracle import COMPLETE, BashOracle
 from tests.conftest import corpus_markdown_files
 
 RUNNABLE = {"bash", "sh", "shell", "console", ""}
@@ -467,3 +467,40 @@ def test_console_transcripts_split_like_their_bash_blocks(lines: list[str]) -> N
     expected = [command.text for command in split_block(lines).commands]
     console = split_block(as_console(lines), lang="console").commands
     assert [command.text for command in console] == expected
+
+
+# --------------------------------------------------------------------------- is it shell at all?
+
+# Untagged blocks that bash rejects are output or prose (issue 14 item 7): shown, never run.
+# The splitter's `valid` must agree with `bash -n` on such text, and on ordinary commands.
+VALIDITY_CASES = [
+    "INFO  worker ready (model=nomic-embed-text, batch=32)",
+    "Listening on 0.0.0.0:8080 (pid 12)",
+    "NAME           READY   UP-TO-DATE   AVAILABLE   AGE",
+    "embed-worker-6d9f7c6b8-2kq4x   1/1   Running   0   3m",
+    "It's running",
+    "done",
+    "fi",
+    "}",
+    "then echo x",
+    "foo )",
+    "echo ok",
+    "f() { echo x; }",
+    "(cd / && ls)",
+    "if (true); then echo a; fi",
+    "a=(1 2 3)",
+    "echo $(date) <(true)",
+    "case x in (a) echo a;; esac",
+    "for ((i=0; i<2; i++)); do echo $i; done",
+    "[[ ( a == a ) ]]",
+    "! (false)",
+    '{"status": "ok"}',
+    "HTTP/1.1 200 OK",
+]
+
+
+@pytest.mark.parametrize("text", VALIDITY_CASES)
+def test_the_splitter_knows_what_bash_rejects(oracle: BashOracle, text: str) -> None:
+    commands = split_block([text]).commands
+    ours = all(command.valid for command in commands)
+    assert ours is (oracle.parse(text) == COMPLETE), text
