@@ -249,7 +249,8 @@ class SplitBlock:
 
 # --------------------------------------------------------------------------- plan
 
-CheckSource = Literal["test-commands", "test-steps", "must-pass"]
+# "task-file": the one `error` row of a batch task that could not be read or planned.
+CheckSource = Literal["test-commands", "test-steps", "must-pass", "task-file"]
 CheckKind = Literal["command", "setup", "http", "not-run"]
 
 
@@ -394,7 +395,9 @@ class RunSummary:
         }
 
 
-RunState = Literal["running", "interrupted", "complete"]
+# "error": a batch task that could not be read or planned, so it never ran (its record lives
+# only in the batch's reports, with one `error` result saying why).
+RunState = Literal["running", "interrupted", "complete", "error"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,22 @@ a filtered run keeps (`--only`, `--component`). Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from runner.markdown.status_values import TEMPLATE_STATUSES, owned_value
 from runner.models import Plan, PlannedCheck, TaskDocument
 
-__all__ = ["field_value", "filter_plan", "selected_by_status"]
+__all__ = [
+    "closest",
+    "field_value",
+    "filter_plan",
+    "known_statuses",
+    "result_ids",
+    "runs_something",
+    "selected_by_status",
+]
 
 
 def filter_plan(plan: Plan, *, only: str | None, components: Sequence[str]) -> Plan:
@@ -31,21 +41,23 @@ def filter_plan(plan: Plan, *, only: str | None, components: Sequence[str]) -> P
             or (c.kind != "setup" and matches(c))
         ]
     if components:
-        wanted = set(components)
+        wanted = {name.casefold() for name in components}
         checks = [
-            replace(c, components=tuple(x for x in c.components if x in wanted)) for c in checks
+            replace(c, components=tuple(x for x in c.components if x.casefold() in wanted))
+            for c in checks
         ]
         checks = [c for c in checks if c.components]
     return replace(plan, checks=tuple(checks))
 
 
 def field_value(doc: TaskDocument, key: str) -> str | None:
-    """A Status Tracking field's value (`current status`, `last updated`), None when absent."""
+    """A Status Tracking field's value (`current status`, `last updated`) without a note
+    written after it; None when absent."""
     if doc.status is None:
         return None
     for field in doc.status.fields:
         if field.key == key and not field.placeholder:
-            return field.value.strip()
+            return owned_value(doc.lines[field.line], field).value.strip()
     return None
 
 
@@ -60,3 +72,35 @@ def selected_by_status(doc: TaskDocument, *, statuses: Sequence[str], since: str
         if not updated[:10] >= since:
             return False
     return True
+
+
+def runs_something(plan: Plan) -> bool:
+    """The plan has a check (setup steps alone are not one)."""
+    return any(check.kind != "setup" and check.components for check in plan.checks)
+
+
+def result_ids(plan: Plan) -> frozenset[str]:
+    """The ids a run of `plan` gives its results (`<plan id>@<component>`)."""
+    return frozenset(
+        f"{check.id}@{component}"
+        for check in plan.checks
+        if check.kind != "setup"
+        for component in check.components
+    )
+
+
+def known_statuses(docs: Iterable[TaskDocument]) -> tuple[str, ...]:
+    """The template's Current Status values, then the others these files use (as written)."""
+    known = {status.casefold(): status for status in TEMPLATE_STATUSES}
+    for doc in docs:
+        value = field_value(doc, "current status")
+        if value and value.casefold() not in known:
+            known[value.casefold()] = value
+    return tuple(known.values())
+
+
+def closest(name: str, known: Sequence[str]) -> str | None:
+    """The known name closest to `name` (case-insensitively), for "did you mean …?"."""
+    folded = {k.casefold(): k for k in known}
+    close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.6)
+    return folded[close[0]] if close else None
