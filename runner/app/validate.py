@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -50,7 +50,7 @@ from runner.evidence.store import (
     write_run_json,
 )
 from runner.evidence.taskfile import Snapshot, read_snapshot, write_back
-from runner.execute.runtime import Interrupt, run_jobs
+from runner.execute.runtime import Interrupt, Job, run_jobs
 from runner.execute.scheduler import CheckFinished, CheckStarted, ExecuteOptions, execute_plan
 from runner.models import CheckResult, Plan, RunRecord, Target
 from runner.ops.notify import notify_on_change
@@ -99,7 +99,7 @@ def validate(
             console.info(f"{broken.task_path}: not run: {broken.reason}")
         return [], EXIT_COULD_NOT_RUN if selection.broken else EXIT_OK
 
-    def job(planned: PlannedTask) -> Callable[[Shared, Interrupt], object]:
+    def job(planned: PlannedTask) -> Job[TaskRunOutcome]:
         async def one(shared: Shared, interrupt: Interrupt) -> TaskRunOutcome:
             try:
                 return await _run_task(
