@@ -554,6 +554,13 @@ class _Reader:
                 raise self.fail(f"{where}.{name}", "expected a single value (text)", node)
             if not str(value).strip():
                 raise self.fail(f"{where}.{name}", "must not be empty", node)
+        if name == "ansible_connection":
+            # Checked here, where its line is known, not only when the target is built.
+            text = str(value).strip()
+            if text not in _ANSIBLE_SSH_CONNECTIONS and text not in known_connections():
+                known = ", ".join(sorted({*known_connections(), *_ANSIBLE_SSH_CONNECTIONS}))
+                message = f"{text!r} is not supported (known: {known})"
+                raise self.fail(f"{where}.{name}", message, node)
         return value
 
     def _value(self, node: yaml.Node, where: str) -> object:
