@@ -25,7 +25,7 @@ from collections.abc import Iterable
 EXIT_OK = 0
 EXIT_FAILED = 1  # a check failed
 EXIT_USAGE = 2  # usage or input error: nothing run, nothing written
-EXIT_COULD_NOT_RUN = 3  # no check failed, but some could not run
+EXIT_COULD_NOT_RUN = 3  # no check failed, but some could not run, or none ran at all
 EXIT_CHECK_DRIFT = 4  # --check: the recorded evidence is no longer true
 EXIT_WRITE_REFUSED = 5  # the task file changed during the run
 EXIT_EVIDENCE = 6  # reports/ cannot take the evidence

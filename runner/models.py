@@ -251,7 +251,9 @@ class SplitBlock:
 
 # "task-file": the one `error` row of a batch task that could not be read or planned.
 CheckSource = Literal["test-commands", "test-steps", "must-pass", "task-file"]
-CheckKind = Literal["command", "setup", "http", "not-run"]
+# "shown": in the plan with a note saying why, never run and never counted (a playbook check
+# that does not apply to any of the task's components, sample output, …).
+CheckKind = Literal["command", "setup", "http", "not-run", "shown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +288,8 @@ class HttpProbe:
     max_latency_ms: float | None = None
     timeout_s: float = 10.0
     retries: int = 0
-    via: Literal["runner", "ssh"] = "runner"
+    # ssh: through the component's SSH connection; runner (default) / local (meant): from here
+    via: Literal["runner", "ssh", "local"] = "runner"
     samples: int | None = None  # performance: N requests, p50/p95 against a baseline
     tolerance: float = 0.25  # performance: allowed p95 growth over the baseline (fraction)
     tolerance_ms: float = 20.0  # …plus this many milliseconds
@@ -310,6 +313,7 @@ class PlannedCheck:
     probe: HttpProbe | None = None  # kind "http"
     when_var: str | None = None  # playbook: skip on a component whose inventory var is null
     expected_prose: str | None = None  # an `(Expected: …)` that is prose, not a checkable value
+    reason: str | None = None  # kinds "not-run" and "shown": why it does not run
 
 
 @dataclass(frozen=True, slots=True)

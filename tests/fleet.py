@@ -1,7 +1,8 @@
 """A fleet of real OpenSSH servers on 127.0.0.2…, one port, for integration tests and benchmarks.
 
 Each "host" is its own `sshd -D` with generated ed25519 keys, `SetEnv FLEET_HOST=<name>` so a
-command can tell where it ran, and strict known_hosts on the client side. Stop it by PID.
+command can tell where it ran, a secret only that host has (`FLEET_API_TOKEN`, see
+`host_only_secret`), and strict known_hosts on the client side. Stop it by PID.
 """
 
 from __future__ import annotations
@@ -260,7 +261,7 @@ def _configure_host(fleet: Fleet, *, index: int, address: str, max_sessions: int
                 "PrintLastLog no",
                 "X11Forwarding no",
                 "LogLevel VERBOSE",
-                f"SetEnv FLEET_HOST={name}",
+                f"SetEnv FLEET_HOST={name} FLEET_API_TOKEN={host_only_secret(name)}",
                 "",
             ]
         )
@@ -269,6 +270,11 @@ def _configure_host(fleet: Fleet, *, index: int, address: str, max_sessions: int
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def host_only_secret(name: str) -> str:
+    """The value of `FLEET_API_TOKEN` on host `name`: a secret the runner never holds."""
+    return f"fleet-host-only-{name}-7f3a9c"
 
 
 def _login_user() -> str:

@@ -172,6 +172,9 @@ def _load_planning(settings: Settings) -> _Planning:
             inventory_components=tuple(inventory.components),
             inventory_groups=dict(inventory.groups),
             inventory_vars={name: t.vars for name, t in inventory.components.items()},
+            remote_components=tuple(
+                name for name, t in inventory.components.items() if not t.is_local
+            ),
         )
     return _Planning(context=context, inventory=inventory, notes=tuple(notes))
 

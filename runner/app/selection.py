@@ -170,7 +170,7 @@ def _filtered(
         if runs_something(plan):
             kept.append(task)
         elif not request.all_tasks:
-            labels = [c.label for c in task.plan.checks if c.kind != "setup"]
+            labels = [c.label for c in task.plan.checks if c.kind not in ("setup", "shown")]
             more = f", … ({len(labels)} in all)" if len(labels) > 8 else ""
             shown = ", ".join(labels[:8]) + more
             where = sorted({c for check in task.plan.checks for c in check.components})

@@ -8,7 +8,6 @@ regressions, drift), evidence (store, taskfile, baselines), reporters, ops.notif
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -41,7 +40,7 @@ from runner.evaluate.regressions import (
     describe,
     regression_names,
 )
-from runner.evaluate.verdict import outcome_exit_code
+from runner.evaluate.verdict import outcome_exit_code, unverified_reason
 from runner.evidence.baselines import BaselineStore
 from runner.evidence.store import (
     atomic_write_bytes,
@@ -113,9 +112,7 @@ def validate(
         return one
 
     gathered, signum = run_jobs([job(p) for p in planned_tasks], limit=request.jobs)
-    outcomes = _with_broken_tasks(
-        [o for o in gathered if isinstance(o, TaskRunOutcome)], selection.broken, project
-    )
+    outcomes = _with_broken_tasks([o for o in gathered if o is not None], selection.broken, project)
     _show(console, outcomes, request)
     _write_reports(console, [o.record for o in outcomes], request, project)
     if request.notify:
@@ -224,7 +221,7 @@ async def _run_task(
                 default_timeout=request.timeout or settings.timeout,
                 allow_mutating=request.allow_mutating,
                 env_for=lambda target: _exported_env(target, environ),
-                redact=redactor.mask,
+                redact=redactor,  # extended per session with the host's own secrets
                 probe_env=environ,
                 baselines=shared.get(
                     "baselines",
@@ -260,6 +257,12 @@ async def _run_task(
     if interrupt.signum is not None:
         outcome.exit_code = EXIT_SIGTERM if interrupt.signum == signal.SIGTERM else EXIT_SIGINT
         outcome.messages.append("interrupted: evidence so far kept, task file untouched")
+        return outcome
+    unverified = unverified_reason(results)
+    if unverified is not None:
+        # Nothing ran against a target: not a pass, and no status to write.
+        outcome.exit_code = EXIT_COULD_NOT_RUN
+        outcome.messages.append(f"nothing could be verified: {task_path}: {unverified}")
         return outcome
 
     # The reference is what the task file records, not the newest folder in reports/.
@@ -417,7 +420,3 @@ def _notify(console: Console, outcomes: Sequence[TaskRunOutcome], url: str) -> N
         )
         if sent.warning:
             console.info(f"warning: {sent.warning}")
-
-
-def default_environ() -> Mapping[str, str]:
-    return os.environ

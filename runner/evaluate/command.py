@@ -12,6 +12,15 @@ import signal
 from runner.models import Expectation, Status
 
 FAILURE_MARKER = "❌"
+# Terminal escape sequences (ECMA-48): CSI (colours, cursor), OSC (titles, links; ended by BEL
+# or ST), other two-byte escapes, and a lone ESC.
+_TERMINAL_ESCAPE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
+    r"|\x1b[ -/]*[0-~]"
+    r"|\x1b"
+)
 _SUDO_PASSWORD = re.compile(r"^sudo: (a password is required|a terminal is required)", re.M)
 _MAX_QUOTED = 200
 
@@ -66,10 +75,19 @@ def _judge(
     return "pass", None
 
 
+def strip_terminal_escapes(text: str) -> str:
+    r"""`\e[31m❌ down\e[0m` → `❌ down`: the text as a terminal shows it."""
+    if "\x1b" not in text:
+        return text
+    return _TERMINAL_ESCAPE.sub("", text)
+
+
 def find_failure_line(text: str) -> str | None:
-    """The first line whose first non-space character is ❌, stripped."""
+    """The first line whose first non-space character is ❌ (terminal escapes ignored),
+    stripped."""
     if FAILURE_MARKER not in text:
         return None
+    text = strip_terminal_escapes(text)
     for line in split_lines(text):
         stripped = line.strip()
         if stripped.startswith(FAILURE_MARKER):

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from runner.evaluate.command import strip_terminal_escapes
+
 MIB = 1024 * 1024
 LOG_CAP_BYTES = 10 * MIB
 TAIL_BYTES = 4096
@@ -53,7 +55,7 @@ class StreamCapture:
     ) -> None:
         self.path = path
         self._on_error = on_error
-        self._redact = redact
+        self.redact = redact  # replaceable: a session may learn more secrets
         self._cap = cap
         self._tail_bytes = tail_bytes
         self._head_bytes = head_bytes
@@ -132,13 +134,18 @@ class StreamCapture:
     # ------------------------------------------------------------------ internals
     def _emit(self, raw: bytes) -> None:
         text = raw.decode("utf-8", errors="surrogateescape")
-        masked = self._redact(text)
-        self._scan(masked)
+        masked = self.redact(text)
         data = masked.encode("utf-8", errors="surrogateescape")
         self.total += len(data)
+        self._write_capped(data)  # the log keeps the bytes as the command wrote them
+        # Markers, expectations and tails see the text a terminal would show: a coloured
+        # `\e[31m❌ down\e[0m` is a failure marker like any other.
+        if "\x1b" in masked:
+            masked = strip_terminal_escapes(masked)
+            data = masked.encode("utf-8", errors="surrogateescape")
+        self._scan(masked)
         self._keep_head(data)
         self._keep_tail(data)
-        self._write_capped(data)
 
     def _scan(self, text: str) -> None:
         if self.failure_line is None and "❌" in text:

@@ -16,7 +16,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
-from runner.errors import ServiceError, ServiceRefused, TransportError
+from runner.errors import (
+    EvidenceError,
+    InputError,
+    ServiceError,
+    ServiceRefused,
+    TransportError,
+)
 from runner.evaluate.http import json_path, judge_response
 from runner.evaluate.performance import Baseline, judge, percentile
 from runner.evidence.baselines import BaselineStore
@@ -29,6 +35,7 @@ from runner.models import (
     Target,
 )
 from runner.plan.mustpass import (
+    NotApplicable,
     Settled,
     component_vars,
     missing_var_message,
@@ -113,6 +120,8 @@ async def run_probe(
     resolved = resolve_check(check, component=component, vars=vars)
     if isinstance(resolved, Settled):
         return settled(resolved.status, resolved.reason)
+    if isinstance(resolved, NotApplicable):  # the scheduler drops these; a direct call skips
+        return settled("skip", resolved.reason)
     try:
         url = _fill(probe.url, vars, environ, secrets)
     except KeyError as exc:
@@ -480,7 +489,12 @@ async def _measure(
         p50_ms=_ms(measured.p50_ms),
         p95_ms=_ms(measured.p95_ms),
     )
-    status, reason = _against_baseline(check, probe, measured, component, baselines, http)
+    try:
+        status, reason = _against_baseline(check, probe, measured, component, baselines, http)
+    except (InputError, EvidenceError) as exc:
+        # A corrupt baseline file, or a disk too full to record one: this check cannot be
+        # judged, the others still run.
+        status, reason = "error", f"{shown_measurement(measured)}; baseline: {exc}"
     lines = [f"{value:.1f}" for value in latencies]
     return _result(
         check,
@@ -503,7 +517,7 @@ def _against_baseline(
     baselines: BaselineStore | None,
     http: dict[str, object],
 ) -> tuple[Status, str]:
-    shown = f"p50 {measured.p50_ms:.1f} ms, p95 {measured.p95_ms:.1f} ms"
+    shown = shown_measurement(measured)
     if baselines is None:
         return "pass", f"{shown} (no baseline store: not compared)"
     name = check.label
@@ -523,6 +537,10 @@ def _against_baseline(
         baselines.record(component, name, measured)
         return verdict.status, f"{verdict.reason}; baseline updated (p95 {measured.p95_ms:.1f} ms)"
     return verdict.status, verdict.reason
+
+
+def shown_measurement(measured: Baseline) -> str:
+    return f"p50 {measured.p50_ms:.1f} ms, p95 {measured.p95_ms:.1f} ms"
 
 
 def _sample_count(probe: HttpProbe, vars: Mapping[str, object]) -> int | str:

@@ -12,19 +12,23 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runner.errors import TransportError
+from runner.errors import TaskrunError, TransportError
 from runner.evaluate.command import evaluate, format_seconds
 from runner.evidence.baselines import BaselineStore
 from runner.execute.capture import Redactor, StreamCapture, identity
 from runner.execute.http import run_probe_on
 from runner.execute.session import BlockSession, CommandOutcome
 from runner.models import Attempt, CheckResult, Plan, PlannedCheck, Status, Target
-from runner.plan.mustpass import Settled, component_vars, resolve_check
+from runner.plan.mustpass import NotApplicable, Settled, component_vars, resolve_check
+from runner.redact import build_redactor, is_maskable_value
 from runner.transports.base import Transport
 
 NOT_RUN_SHELL_EXITED = "not run: shell exited"
 NOT_RUN_TIMED_OUT = "not run: block timed out"
 MANUAL_REASON = "needs a person's sign-off"
+# A block's steps that put the shell where the next commands expect it: replayed, in order, in
+# a fresh shell when a timed-out command left the old one stuck. `cd` alone on its line only.
+_REPLAYED_CD = re.compile(r"\s*(?:cd|pushd|popd)(?:[ \t][^;&|\n`]*)?\s*\Z")
 HTTP_NOT_SUPPORTED = "http probes not supported yet"
 # Kinds that run in a target's bash session; every other runnable kind is in `RUNNERS`.
 SHELL_KINDS = ("command", "setup")
@@ -39,6 +43,9 @@ class ExecuteOptions:
     # Per-target environment (inventory `env`/`secrets` names); wins over `env` when given,
     # so a remote host never receives the runner's whole environment.
     env_for: Callable[[Target], Mapping[str, str]] | None = None
+    # Masks secrets in everything written. A `runner.redact.Redactor` is extended, per session,
+    # with the values the host reports for its secret-named variables (`with_values`); a plain
+    # function is combined with a redactor for them.
     redact: Redactor = identity
     # HTTP probes: the runner's environment for `${ENV}` in headers and bodies (None: probes
     # cannot run here, each is an `error`), and where performance baselines live.
@@ -160,6 +167,8 @@ class _Run:
     async def execute(self, plan: Plan) -> list[CheckResult]:
         units: dict[tuple[str, str], list[_Item]] = {}
         for index, check in enumerate(plan.checks):
+            if check.kind == "shown":
+                continue  # in the plan with its reason; never run, never counted
             for position, component in enumerate(check.components):
                 resolved = self._resolved(_Item((index, position), check, component))
                 if resolved is None:
@@ -190,6 +199,8 @@ class _Run:
             component=target.component,
             vars=component_vars(target.component, target.vars),
         )
+        if isinstance(resolved, NotApplicable):
+            return None  # not applicable there: no result (the plan says why)
         if isinstance(resolved, Settled):
             if item.check.kind != "setup":
                 self._finish(
@@ -216,7 +227,7 @@ class _Run:
     def _static_verdict(self, item: _Item) -> tuple[Status, str] | None:
         check = item.check
         if check.kind == "not-run":
-            return "manual", MANUAL_REASON
+            return "manual", check.reason or MANUAL_REASON
         if check.directives.skip:
             return "skip", check.directives.skip
         if item.component not in self.targets:
@@ -246,8 +257,9 @@ class _Run:
             await self._run_steps(target, items)
             return
         session_log = self._session_log(session_name, component)
+        unit = _Unit(target=target, log=session_log, redact=self.options.redact)
         try:
-            session = await self._open_session(target, session_log)
+            await self._open(unit)
         except TransportError as exc:
             self.broken_targets.setdefault(component, str(exc) or type(exc).__name__)
             for item in items:
@@ -255,12 +267,14 @@ class _Run:
             session_log.close()
             return
         try:
-            await self._run_items(session, items, session_log, target)
+            await self._run_items(unit, items)
         except asyncio.CancelledError:
-            await session.kill()
+            if unit.session is not None:
+                await unit.session.kill()
             raise
         finally:
-            await session.close()
+            if unit.session is not None:
+                await unit.session.close()
             session_log.close()
 
     async def _run_steps(self, target: Target, items: list[_Item]) -> None:
@@ -280,7 +294,12 @@ class _Run:
                 transport=transport,
                 baselines=self.options.baselines,
             )
-            result = await RUNNERS[item.check.kind](item.check, target, context)
+            try:
+                result = await RUNNERS[item.check.kind](item.check, target, context)
+            except TaskrunError as exc:
+                # One check that cannot be judged (its evidence cannot be read or kept) is an
+                # `error` for that check; the run goes on.
+                result = self._result(item, status="error", message=self.options.redact(str(exc)))
             self._finish(item, replace(result, id=item.result_id), announced=True)
 
     def _transport(self, target: Target) -> Transport:
@@ -290,31 +309,34 @@ class _Run:
             self.transports[target.component] = transport
         return transport
 
-    async def _open_session(self, target: Target, session_log: _SessionLog) -> BlockSession:
-        broken = self.broken_targets.get(target.component)
+    async def _open(self, unit: _Unit) -> None:
+        """Start the unit's shell and learn its host's secrets before any of its output is
+        written: from here on the unit's captures, log and results mask them."""
+        broken = self.broken_targets.get(unit.target.component)
         if broken is not None:
             raise TransportError(broken)
-        transport = self._transport(target)
-        return await BlockSession.open(
-            transport,
+        target = unit.target
+        session = await BlockSession.open(
+            self._transport(target),
             env=self.options.env_for(target) if self.options.env_for else self.options.env,
-            idle_stdout=session_log.stdout,
-            idle_stderr=session_log.stderr,
+            idle_stdout=unit.log.stdout,
+            idle_stderr=unit.log.stderr,
         )
+        values = [v for v in session.sensitive_values if is_maskable_value(v)]
+        if values:
+            self.options = replace(self.options, redact=_extended(self.options.redact, values))
+            unit.redact = _extended(unit.redact, values)
+            unit.log.set_redact(unit.redact)
+        unit.session = session
 
-    async def _run_items(
-        self,
-        session: BlockSession,
-        items: list[_Item],
-        session_log: _SessionLog,
-        target: Target,
-    ) -> None:
+    async def _run_items(self, unit: _Unit, items: list[_Item]) -> None:
         deadline = (
             None
             if self.options.block_timeout is None
             else time.monotonic() + self.options.block_timeout
         )
         stopped: str | None = None
+        replay: list[str] = []
         for item in items:
             if stopped is not None:
                 self._not_run(item, stopped)
@@ -323,35 +345,66 @@ class _Run:
                 stopped = NOT_RUN_TIMED_OUT
                 self._not_run(item, stopped)
                 continue
+            assert unit.session is not None
             if item.check.kind == "setup":
-                outcome = await self._run_setup(session, item, session_log, deadline)
+                outcome = await self._run_setup(unit, item, deadline)
             else:
-                outcome = await self._run_check(session, item, target, deadline)
-            if outcome.ended == "timeout":
+                outcome = await self._run_check(unit, item, deadline)
+            if _replayable(item.check):
+                replay.append(item.check.command)
+            if outcome.ended == "timeout" and deadline is not None and time.monotonic() >= deadline:
                 stopped = NOT_RUN_TIMED_OUT
+            elif outcome.ended == "timeout" and outcome.shell_exited:
+                stopped = await self._fresh_shell(unit, item, replay)
             elif outcome.shell_exited:
                 stopped = f"not run: {outcome.error}" if outcome.error else NOT_RUN_SHELL_EXITED
 
-    async def _run_setup(
-        self,
-        session: BlockSession,
-        item: _Item,
-        session_log: _SessionLog,
-        deadline: float | None,
-    ) -> CommandOutcome:
+    async def _fresh_shell(self, unit: _Unit, stuck: _Item, replay: list[str]) -> str | None:
+        """The shell itself did not come back from a timed-out command (a builtin loop): start
+        another, replay the block's setup steps and `cd`s in it, and note it on every later
+        check. Returns why the rest cannot run, or None."""
+        if unit.session is not None:
+            await unit.session.close()
+            unit.session = None
+        try:
+            await self._open(unit)
+        except TransportError as exc:
+            return f"not run: {exc}"
+        assert unit.session is not None
+        for command in replay:
+            outcome = await unit.session.run(
+                command,
+                stdout=unit.log.stdout,
+                stderr=unit.log.stderr,
+                timeout=self.options.default_timeout,
+            )
+            if outcome.shell_exited:
+                why = outcome.error or "the fresh shell exited while replaying the setup"
+                return f"not run: {why}"
+        steps = f"replayed {len(replay)} setup step(s)" if replay else "nothing to replay"
+        unit.note = (
+            f"ran in a fresh shell: the shell was stuck after {unit.redact(stuck.check.label)!r} "
+            f"timed out; {steps} (assignments, export, cd); other shell state was lost"
+        )
+        return None
+
+    async def _run_setup(self, unit: _Unit, item: _Item, deadline: float | None) -> CommandOutcome:
+        assert unit.session is not None
         timeout = self._timeout(item.check, deadline)
-        return await session.run(
+        return await unit.session.run(
             item.check.command,
-            stdout=session_log.stdout,
-            stderr=session_log.stderr,
+            stdout=unit.log.stdout,
+            stderr=unit.log.stderr,
             timeout=timeout,
             pipefail=item.check.directives.pipefail is not False,
         )
 
-    async def _run_check(
-        self, session: BlockSession, item: _Item, target: Target, deadline: float | None
-    ) -> CommandOutcome:
+    async def _run_check(self, unit: _Unit, item: _Item, deadline: float | None) -> CommandOutcome:
         check = item.check
+        target = unit.target
+        session = unit.session
+        assert session is not None
+        redact = unit.redact
         self.on_event(CheckStarted(item.result_id, item.component))
         retries = max(0, check.directives.retries or 0)
         attempts: list[Attempt] = []
@@ -359,7 +412,7 @@ class _Run:
         while True:
             number = len(attempts) + 1
             timeout = self._timeout(check, deadline)
-            stdout, stderr = self._captures(item, number)
+            stdout, stderr = self._captures(item, number, redact)
             try:
                 outcome = await session.run(
                     check.command,
@@ -382,18 +435,24 @@ class _Run:
                     reason=message,
                 )
             )
-            if status != "fail" or len(attempts) > retries or outcome.shell_exited:
+            if (
+                status != "fail"
+                or len(attempts) > retries
+                or outcome.shell_exited
+                or outcome.ended == "timeout"
+            ):
                 break
             await asyncio.sleep(max(0.0, check.directives.retry_delay or 0.0))
+        message = _with_note(message, unit.note)
         result = CheckResult(
             id=item.result_id,
             plan_id=check.id,
-            label=self.options.redact(check.label),
+            label=redact(check.label),
             source=check.source,
             must_pass=check.must_pass,
             component=item.component,
             host=target.display,
-            command=self.options.redact(check.command),
+            command=redact(check.command),
             status=status,
             exit_code=outcome.exit_code,
             started_at=attempts[0].started_at,
@@ -472,17 +531,21 @@ class _Run:
             self.on_event(CheckStarted(item.result_id, item.component))
         self.on_event(CheckFinished(result))
 
-    def _captures(self, item: _Item, attempt: int) -> tuple[StreamCapture, StreamCapture]:
+    def _captures(
+        self, item: _Item, attempt: int, redact: Redactor
+    ) -> tuple[StreamCapture, StreamCapture]:
         base = self._log_name(item.result_id if attempt == 1 else f"{item.result_id}.try{attempt}")
         return (
-            self._capture(self.log_dir / f"{base}.stdout"),
-            self._capture(self.log_dir / f"{base}.stderr"),
+            self._capture(self.log_dir / f"{base}.stdout", redact=redact),
+            self._capture(self.log_dir / f"{base}.stderr", redact=redact),
         )
 
-    def _capture(self, path: Path, *, unbuffered: bool = False) -> StreamCapture:
+    def _capture(
+        self, path: Path, *, redact: Redactor | None = None, unbuffered: bool = False
+    ) -> StreamCapture:
         return StreamCapture(
             path,
-            redact=self.options.redact,
+            redact=redact or self.options.redact,
             unbuffered=unbuffered,
             on_error=self.log_errors.append,
         )
@@ -525,6 +588,45 @@ class _SessionLog:
     def close(self) -> None:
         self.stdout.close()
         self.stderr.close()
+
+    def set_redact(self, redact: Redactor) -> None:
+        self.stdout.redact = redact
+        self.stderr.redact = redact
+
+
+@dataclass(slots=True)
+class _Unit:
+    """One block on one target while it runs: its shell (replaced when one gets stuck), its
+    log, the redactor that knows its host's secrets, and the note later checks carry."""
+
+    target: Target
+    log: _SessionLog
+    redact: Redactor
+    session: BlockSession | None = None
+    note: str | None = None
+
+
+def _replayable(check: PlannedCheck) -> bool:
+    """Setup steps (assignments, `export`) and a plain `cd`: what a fresh shell replays."""
+    if check.directives.skip:
+        return False
+    return check.kind == "setup" or _REPLAYED_CD.match(check.command) is not None
+
+
+def _with_note(message: str | None, note: str | None) -> str | None:
+    if note is None:
+        return message
+    return note if message is None else f"{message} ({note})"
+
+
+def _extended(redact: Redactor, values: list[str]) -> Redactor:
+    """`redact` that also masks `values`."""
+    with_values = getattr(redact, "with_values", None)
+    if with_values is not None:
+        extended: Redactor = with_values(values)
+        return extended
+    extra = build_redactor(secret_values=values)
+    return lambda text: extra(redact(text))
 
 
 def iso_utc(epoch_seconds: float) -> str:

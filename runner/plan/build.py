@@ -46,6 +46,7 @@ class PlanContext:
     guard: GuardFn | None = None
     playbooks: Mapping[str, Any] | None = None  # slug → runner.project.playbooks.Playbook
     inventory_vars: Mapping[str, Mapping[str, object]] | None = None  # component → vars
+    remote_components: tuple[str, ...] = ()  # reached over SSH (playbook probes check `via`)
 
     @property
     def components(self) -> Components:
@@ -317,7 +318,7 @@ def _must_pass_checks(
     for item in doc.must_pass:
         slug = slugify(item.name)
         playbook = (context.playbooks or {}).get(slug)
-        if playbook is not None and components:
+        if playbook is not None:
             checks.extend(
                 playbook_checks(
                     item,
@@ -325,6 +326,7 @@ def _must_pass_checks(
                     components,
                     inventory_vars=context.inventory_vars,
                     guard=context.guard,
+                    remote_components=context.remote_components,
                 )
             )
             continue
@@ -343,6 +345,7 @@ def _must_pass_checks(
                 expectation=Expectation(),
                 session=f"must-pass-{slug}",
                 notes=(f"Must-Pass item: no playbook ({slug}.yaml); needs a person's sign-off",),
+                reason="needs a person's sign-off",
             )
         )
     return checks

@@ -11,11 +11,13 @@ starting with `api-gateway`, `gateway` or `litellm` → `gateway`; `llm` or `oll
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 
 from runner.bash.split import split_block
+from runner.errors import InputError
 from runner.models import (
     Directives,
     Expectation,
@@ -27,6 +29,7 @@ from runner.models import (
 from runner.project.playbooks import ANY_COMPONENT, DEFAULT_VARS, Playbook, PlaybookEntry
 
 __all__ = [
+    "NotApplicable",
     "Settled",
     "component_role",
     "component_vars",
@@ -54,6 +57,14 @@ class Settled:
     """A check that does not run on a component: its outcome is known beforehand."""
 
     status: Status  # "skip" or "error"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotApplicable:
+    """A check whose `when:` var is null on a component: it does not exist there (no result;
+    the plan shows it with this reason)."""
+
     reason: str
 
 
@@ -123,15 +134,15 @@ def missing_var_message(name: str, component: str, vars: Mapping[str, object]) -
 
 def resolve_check(
     check: PlannedCheck, *, component: str, vars: Mapping[str, object]
-) -> PlannedCheck | Settled:
+) -> PlannedCheck | Settled | NotApplicable:
     """The check as it runs on `component`: `when` applied, shell `{{var}}` rendered.
 
-    `vars` are the component's (see `component_vars`). A null `when` var skips; a template var
-    that is missing or null is an `error` naming it. HTTP probes are rendered by the probe
-    runner, which also discovers `e2e_model` when it is null.
+    `vars` are the component's (see `component_vars`). A null `when` var makes the check not
+    applicable there; a template var that is missing or null is an `error` naming it. HTTP
+    probes are rendered by the probe runner, which also discovers `e2e_model` when it is null.
     """
-    if check.when_var is not None and vars.get(check.when_var, "") is None:
-        return Settled("skip", f"{check.when_var} is null for {component}")
+    if not applies_when(check.when_var, vars):
+        return NotApplicable(not_applicable_reason(check.when_var, [component]))
     if check.kind != "command" and check.kind != "setup":
         return check
     try:
@@ -139,6 +150,15 @@ def resolve_check(
     except KeyError as exc:
         return Settled("error", missing_var_message(str(exc.args[0]), component, vars))
     return replace(check, command=command, components=(component,))
+
+
+def applies_when(when_var: str | None, vars: Mapping[str, object]) -> bool:
+    """False when the entry's `when:` var is null for the component (`gateway_unit: null`)."""
+    return when_var is None or vars.get(when_var, "") is not None
+
+
+def not_applicable_reason(when_var: str | None, components: Collection[str]) -> str:
+    return f"not applicable: {when_var} is null for {', '.join(components)}"
 
 
 # --------------------------------------------------------------------------- planning
@@ -151,28 +171,43 @@ def playbook_checks(
     *,
     inventory_vars: Mapping[str, Mapping[str, object]] | None = None,
     guard: Callable[[str], str | None] | None = None,
+    remote_components: Collection[str] = (),
 ) -> list[PlannedCheck]:
     """The checks that back one Must-Pass item on the task's `components`.
 
     Each playbook entry becomes checks on the components it applies to (by name, role or `*`);
     a shell entry gives one check per top-level command (Test Commands rules and directives).
-    `inventory_vars` (component → vars) decides roles and lets the plan show rendered URLs.
-    When no entry applies, the item is one `not-run` check (manual), like an item without a
-    playbook.
+    `inventory_vars` (component → vars) decides roles and `when:`, and lets the plan show
+    rendered URLs. An entry whose `when:` var is null on every component it would apply to is
+    one `shown` check (not applicable). When no entry applies, the item is one `not-run` check
+    (manual) saying so, like an item without a playbook.
+
+    `remote_components`: those reached over SSH. A probe of a loopback URL on one of them
+    without `via: ssh` (or `via: local`, meant) is an `InputError`: it would reach the runner.
     """
     inventory_vars = inventory_vars or {}
     line = item.line + 1
     checks: list[PlannedCheck] = []
     number = 0
     for entry in playbook.entries:
-        targets = tuple(c for c in components if entry_applies(entry, c, inventory_vars.get(c)))
-        if not targets:
+        matched = tuple(c for c in components if entry_applies(entry, c, inventory_vars.get(c)))
+        if not matched:
             continue
         where = f"{playbook.path}({entry.line})"
+        targets = tuple(
+            c for c in matched if applies_when(entry.when, component_vars(c, inventory_vars.get(c)))
+        )
+        skipped = [c for c in matched if c not in targets]
+        if not targets:
+            checks.append(_not_applicable(item, playbook, entry, skipped, line))
+            continue
+        if entry.probe is not None:
+            _check_via(entry.probe, targets, remote_components, inventory_vars, playbook, entry)
+        applicability = [not_applicable_reason(entry.when, skipped)] if skipped else []
         shell_session = f"mp-{playbook.slug}-{_digest(','.join(targets))}"
         if entry.probe is not None:
             number += 1
-            probe_notes = [f"playbook {where}"]
+            probe_notes = [f"playbook {where}", *applicability]
             guard_reason = _probe_guard(entry.probe, guard)
             if guard_reason:
                 probe_notes.append(f"guard: skipped unless --allow-mutating ({guard_reason})")
@@ -206,7 +241,7 @@ def playbook_checks(
             label = directives.name or command.label or entry.name
             if len([c for c in commands if not c.is_setup]) > 1 and label == entry.name:
                 label = f"{entry.name} ({position + 1})"
-            notes = [f"playbook {where}"]
+            notes = [f"playbook {where}", *applicability]
             guard_reason = None if command.is_setup or guard is None else guard(command.text)
             if guard_reason:
                 if directives.mutating_ok:
@@ -240,26 +275,106 @@ def playbook_checks(
             )
     if not any(check.kind in ("command", "http") for check in checks):
         shown = ", ".join(components) if components else "none"
-        return [
-            PlannedCheck(
-                id=f"mp-{playbook.slug}",
-                label=f"{item.name}: {item.description}".strip().rstrip(":"),
-                source="must-pass",
-                must_pass=item.name,
-                components=components,
-                kind="not-run",
-                command="",
-                line=line,
-                directives=Directives(),
-                expectation=Expectation(),
-                session=f"must-pass-{playbook.slug}",
-                notes=(
-                    f"no check of playbook {playbook.path} applies to the task's components "
-                    f"({shown}); needs a person's sign-off",
-                ),
-            )
-        ]
+        reason = (
+            f"no check of playbook {playbook.path} applies to the task's components "
+            f"({shown}); needs a person's sign-off"
+        )
+        manual = PlannedCheck(
+            id=f"mp-{playbook.slug}",
+            label=f"{item.name}: {item.description}".strip().rstrip(":"),
+            source="must-pass",
+            must_pass=item.name,
+            # a sign-off is one decision for the task, not one per host
+            components=("+".join(components) or "task",),
+            kind="not-run",
+            command="",
+            line=line,
+            directives=Directives(),
+            expectation=Expectation(),
+            session=f"must-pass-{playbook.slug}",
+            notes=(reason,),
+            reason=reason,
+        )
+        return [manual, *(check for check in checks if check.kind == "shown")]
     return checks
+
+
+def _not_applicable(
+    item: MustPassItem,
+    playbook: Playbook,
+    entry: PlaybookEntry,
+    components: tuple[str, ...] | list[str],
+    line: int,
+) -> PlannedCheck:
+    """A playbook entry that applies to none of the task's components because of `when:`:
+    shown in the plan, absent from the run."""
+    reason = not_applicable_reason(entry.when, components)
+    return PlannedCheck(
+        id=_check_id(playbook.slug, 0, entry.index, 0, f"n/a {entry.name}"),
+        label=entry.name,
+        source="must-pass",
+        must_pass=item.name,
+        components=tuple(components),
+        kind="shown",
+        command=_probe_text(entry.probe) if entry.probe is not None else entry.run or "",
+        line=line,
+        directives=Directives(),
+        expectation=Expectation(),
+        session=f"mp-{playbook.slug}-shown",
+        notes=(f"playbook {playbook.path}({entry.line})", reason),
+        reason=reason,
+        probe=entry.probe,
+        when_var=entry.when,
+    )
+
+
+def _check_via(
+    probe: HttpProbe,
+    targets: tuple[str, ...],
+    remote_components: Collection[str],
+    inventory_vars: Mapping[str, Mapping[str, object]],
+    playbook: Playbook,
+    entry: PlaybookEntry,
+) -> None:
+    """A loopback URL sent from the runner on behalf of a remote component reaches the runner
+    itself: a false green (or red) waiting to happen, unless `via: local` says it is meant."""
+    if probe.via != "runner":
+        return
+    for component in targets:
+        if component not in remote_components:
+            continue
+        try:
+            url = render_template(
+                probe.url, component_vars(component, inventory_vars.get(component))
+            )
+        except KeyError:
+            continue  # reported at run time, naming the var
+        host = _url_host(url)
+        if host is not None and _is_loopback(host):
+            raise InputError(
+                f"probe {entry.name!r} on remote component {component} would request {host} "
+                "from the machine taskrun runs on, not from the component: add `via: ssh` "
+                "(through its SSH connection), or `via: local` if that is what you mean",
+                path=playbook.path,
+                line=entry.line,
+            )
+
+
+def _url_host(url: str) -> str | None:
+    match = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)", url)
+    if match is None:
+        return None
+    return match.group(1).strip("[]").lower()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 def _probe_guard(probe: HttpProbe, guard: Callable[[str], str | None] | None) -> str | None:
@@ -270,7 +385,7 @@ def _probe_guard(probe: HttpProbe, guard: Callable[[str], str | None] | None) ->
 
 
 def _probe_text(probe: HttpProbe) -> str:
-    via = " via ssh" if probe.via == "ssh" else ""
+    via = {"ssh": " via ssh", "local": " via local"}.get(probe.via, "")
     return f"{probe.method} {probe.url}{via}"
 
 

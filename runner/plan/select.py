@@ -74,9 +74,14 @@ def selected_by_status(doc: TaskDocument, *, statuses: Sequence[str], since: str
     return True
 
 
+# Kinds that never give a result: setup steps (their output goes to the block's log) and
+# checks only shown in the plan.
+_NO_RESULT = ("setup", "shown")
+
+
 def runs_something(plan: Plan) -> bool:
-    """The plan has a check (setup steps alone are not one)."""
-    return any(check.kind != "setup" and check.components for check in plan.checks)
+    """The plan has a check (setup steps and shown-only checks are not one)."""
+    return any(check.kind not in _NO_RESULT and check.components for check in plan.checks)
 
 
 def result_ids(plan: Plan) -> frozenset[str]:
@@ -84,7 +89,7 @@ def result_ids(plan: Plan) -> frozenset[str]:
     return frozenset(
         f"{check.id}@{component}"
         for check in plan.checks
-        if check.kind != "setup"
+        if check.kind not in _NO_RESULT
         for component in check.components
     )
 

@@ -16,7 +16,7 @@ Playbook format (every key optional unless marked; unknown keys are input errors
         http:                               # exactly one of `run` and `http`
           method: GET                       # default GET
           url: "http://127.0.0.1:{{gateway_port}}/health/liveliness"   # required
-          via: ssh                          # runner (default) | ssh
+          via: ssh                          # runner (default) | ssh | local (see below)
           headers: {Authorization: "Bearer ${{{gateway_key_env}}}"}
           json: {…}  |  body: "text"        # request body (not both)
           expect:
@@ -31,6 +31,11 @@ Playbook format (every key optional unless marked; unknown keys are input errors
 Templates: `{{var}}` is an inventory var of the component (see `DEFAULT_VARS`), rendered per
 component at run time; `${NAME}` in headers and body is the runner's environment variable NAME
 (redacted). `${{{gateway_key_env}}}` first renders the var, then reads the variable it names.
+
+`via`: `ssh` sends the request through the component's SSH connection (a service bound to the
+host's loopback); `runner` (the default) sends it from the machine taskrun runs on. A loopback
+URL without `via: ssh` on a remote component would reach the runner's own loopback: that is an
+input error at plan time, unless `via: local` says that is what is meant.
 
 Roles: a playbook check names components by role so it applies to `llm-01` and `llm-02` alike.
 A component's role is its inventory var `role`; without one, its name decides: a name
@@ -245,12 +250,12 @@ def _probe(reader: _Reader, node: yaml.Node, where: str, slug: str) -> HttpProbe
             raise reader.error(
                 f"{where}.method: expected one of {', '.join(_METHODS)}", values["method"]
             )
-    via: Literal["runner", "ssh"] = "runner"
+    via: Literal["runner", "ssh", "local"] = "runner"
     if "via" in values:
         given = reader.string(values["via"], f"{where}.via")
-        if given not in ("runner", "ssh"):
-            raise reader.error(f"{where}.via: expected `runner` or `ssh`", values["via"])
-        via = "ssh" if given == "ssh" else "runner"
+        if given not in ("runner", "ssh", "local"):
+            raise reader.error(f"{where}.via: expected `runner`, `ssh` or `local`", values["via"])
+        via = "ssh" if given == "ssh" else "local" if given == "local" else "runner"
     headers: tuple[tuple[str, str], ...] = ()
     if "headers" in values:
         header_map = reader.mapping(values["headers"], f"{where}.headers", None)

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 MASK = "***"
 # A shorter secret is not masked: masking "a" or "ab" everywhere would wreck every log.
 MIN_SECRET_LENGTH = 4
+# A value found only by its variable's name (`*_TOKEN` on a host) is masked from this length,
+# and never when it is a flag or a number: masking `1` or `true` would ruin every output.
+MIN_NAMED_VALUE_LENGTH = 8
+_NOT_SECRET_WORDS = frozenset({"true", "false", "yes", "no"})
 # Environment variables whose values are secret when a command uses them.
 SECRET_NAME_PARTS = ("KEY", "TOKEN", "SECRET", "PASS", "AUTH")
 # With a secret that contains `*`, masking can create a new match; a few passes reach the fixed
@@ -97,6 +101,15 @@ class Redactor:
     # Only a secret containing `*` can make masked text match again (`x***` next to `***`);
     # without one, a single pass is already a fixed point.
     repeat: bool = False
+    values: tuple[str, ...] = ()  # the literal secrets, longest first
+
+    def with_values(self, values: Iterable[str]) -> Redactor:
+        """This redactor, also masking `values` (a host's secrets, learnt during a run)."""
+        known = set(self.values)
+        extra = [v for v in values if len(v) >= MIN_SECRET_LENGTH and v not in known]
+        if not extra:
+            return self
+        return _compiled(known | set(extra))
 
     def mask(self, text: str) -> str:
         if not self.repeat:
@@ -145,14 +158,30 @@ def build_redactor(
     environ = environ or {}
     literals = set(secret_values)
     literals.update(environ[name] for name in secret_variable_names(commands) if name in environ)
+    return _compiled(literals)
+
+
+def is_maskable_value(value: str) -> bool:
+    """Whether the value of a secret-named variable is worth masking (see
+    `MIN_NAMED_VALUE_LENGTH`)."""
+    return (
+        len(value) >= MIN_NAMED_VALUE_LENGTH
+        and value.strip().casefold() not in _NOT_SECRET_WORDS
+        and not value.strip().isdigit()
+    )
+
+
+def _compiled(literals: Iterable[str]) -> Redactor:
     usable = sorted(
-        (value for value in literals if len(value) >= MIN_SECRET_LENGTH),
+        {value for value in literals if len(value) >= MIN_SECRET_LENGTH},
         key=lambda value: (-len(value), value),
     )
     # Literal secrets first: a secret that also looks like a header value is masked whole.
     alternatives = [re.escape(value) for value in usable] + list(_CREDENTIAL_BRANCHES)
     return Redactor(
-        re.compile(_by_first_character(alternatives)), repeat=any("*" in v for v in usable)
+        re.compile(_by_first_character(alternatives)),
+        repeat=any("*" in v for v in usable),
+        values=tuple(usable),
     )
 
 
@@ -169,7 +198,9 @@ def _by_first_character(branches: list[str]) -> str:
 __all__ = [
     "MASK",
     "MIN_SECRET_LENGTH",
+    "SECRET_NAME_PARTS",
     "Redactor",
     "build_redactor",
+    "is_maskable_value",
     "secret_variable_names",
 ]

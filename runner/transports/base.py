@@ -1,14 +1,16 @@
 """The transport interface: how a bash session is started on a target.
 
 A transport starts one `bash` process per block session and hands back its byte streams; the
-session protocol (markers, per-command results, timeouts) lives in `runner/session.py` and is
-the same for every transport.
+session protocol (markers, per-command results, timeouts) lives in `runner/execute/session.py`
+and is the same for every transport.
 
 Contract for `Transport.start(script, env)`:
 - runs `bash --noprofile --norc -c SCRIPT` (non-login, no rc files) with `LC_ALL=C.UTF-8`
-  and the given extra environment exported before SCRIPT runs;
-- the process is the leader of its own process group, so `kill_tree()` reaches every
-  descendant (background jobs included);
+  and the given extra environment exported before SCRIPT runs; `env` never travels in an argv
+  (a transport that could only do that refuses a non-empty `env`: the session sends its
+  environment over the control channel);
+- the process is the leader of its own process group and session, so `kill_tree()` reaches
+  every descendant (background jobs included) and `interrupt()` every process but the shell;
 - `stdin` is writable and is the session's control channel (SCRIPT decides what the commands
   themselves get as stdin);
 - failures to reach the target raise `runner.errors.TransportError` subclasses (never a
@@ -17,7 +19,7 @@ Contract for `Transport.start(script, env)`:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from runner.models import Target
@@ -35,7 +37,21 @@ class Process(Protocol):
     def stderr(self) -> AsyncIterator[bytes]: ...
 
     async def wait(self) -> int | None:
-        """The exit status (128+N for a signal); None when it cannot be known."""
+        """The exit status (128+N for a signal) as soon as the process exits, even while a
+        background job still holds its pipes; None when it cannot be known."""
+        ...
+
+    @property
+    def killed_by(self) -> str | None:
+        """The signal that ended the process (`SIGTERM`), once it has ended; None when it
+        exited by itself or still runs."""
+        ...
+
+    async def interrupt(self, spare: Sequence[int], *, abort: str) -> bool:
+        """Like Ctrl-C for the running command: stop the shell, TERM (then KILL after a short
+        grace) every other process of its session except the process trees of `spare`
+        (background jobs of earlier commands), send the shell the signal `abort` ("WINCH")
+        and let it continue. False when it could not be tried."""
         ...
 
     async def kill_tree(self) -> None:

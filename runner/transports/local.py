@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 
 from runner.errors import ConnectError
 from runner.models import Target
@@ -14,6 +15,20 @@ from runner.transports.base import Shared
 
 CHUNK_BYTES = 64 * 1024
 KILL_GRACE_S = 1.0
+POLL_S = 0.02
+
+
+class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's protocol plus an event set the moment the process exits: Python 3.11's
+    `Process.wait()` also waits for every holder of the pipes (a background job) to let go."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.exited = asyncio.Event()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self.exited.set()
 
 
 class LocalProcess:
@@ -21,8 +36,9 @@ class LocalProcess:
 
     lost_reason: str | None = None  # a local process always reports its exit status
 
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, exited: asyncio.Event) -> None:
         self._proc = proc
+        self._exited = exited
         self.pid = proc.pid
         self.pgid = proc.pid  # start_new_session: the shell leads its own group
         self._killed = False
@@ -48,8 +64,32 @@ class LocalProcess:
         return _chunks(self._proc.stderr)
 
     async def wait(self) -> int | None:
-        code = await self._proc.wait()
+        await self._exited.wait()
+        code = self._proc.returncode
+        if code is None:
+            return None
         return 128 - code if code < 0 else code
+
+    @property
+    def killed_by(self) -> str | None:
+        code = self._proc.returncode
+        if code is None or code >= 0:
+            return None
+        try:
+            return signal.Signals(-code).name
+        except ValueError:
+            return f"signal {-code}"
+
+    async def interrupt(self, spare: Sequence[int], *, abort: str) -> bool:
+        # Stopped, the shell cannot start the rest of the command line while its processes
+        # die; the abort signal waits for it, and its trap runs before the next command.
+        _signal_each([self.pid], signal.SIGSTOP)
+        try:
+            await _end_processes(self.pid, spare)
+            _signal_each([self.pid], signal.Signals[f"SIG{abort}"])
+        finally:
+            _signal_each([self.pid], signal.SIGCONT)
+        return True
 
     async def kill_tree(self) -> None:
         if not _group_alive(self.pgid):
@@ -74,8 +114,17 @@ class LocalTransport:
 
     async def start(self, script: str, *, env: Mapping[str, str]) -> LocalProcess:
         full_env = {**os.environ, **env, "LC_ALL": "C.UTF-8"}
+        loop = asyncio.get_running_loop()
+        protocol: _Protocol | None = None
+
+        def make_protocol() -> _Protocol:
+            nonlocal protocol
+            protocol = _Protocol(limit=CHUNK_BYTES, loop=loop)
+            return protocol
+
         try:
-            proc = await asyncio.create_subprocess_exec(
+            transport, _ = await loop.subprocess_exec(
+                make_protocol,
                 "bash",
                 "--noprofile",
                 "--norc",
@@ -89,7 +138,8 @@ class LocalTransport:
             )
         except OSError as exc:
             raise ConnectError(f"cannot start bash on this machine: {exc}") from exc
-        return LocalProcess(proc)
+        assert protocol is not None
+        return LocalProcess(asyncio.subprocess.Process(transport, protocol, loop), protocol.exited)
 
     async def tunnel(self, host: str, port: int) -> tuple[str, int]:
         """This machine reaches the service itself: no tunnel."""
@@ -117,6 +167,74 @@ async def _chunks(stream: asyncio.StreamReader | None) -> AsyncIterator[bytes]:
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+async def _end_processes(shell: int, spare: Sequence[int]) -> None:
+    """TERM what `foreground_processes` finds, KILL what is left after `KILL_GRACE_S`."""
+    targets = foreground_processes(shell, spare)
+    if not targets:
+        return
+    _signal_each(targets, signal.SIGTERM)
+    _signal_each(targets, signal.SIGCONT)  # a stopped process gets the TERM too
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + KILL_GRACE_S
+    while loop.time() < deadline:
+        await asyncio.sleep(POLL_S)
+        targets = foreground_processes(shell, spare)
+        if not targets:
+            return
+    _signal_each(targets, signal.SIGKILL)
+
+
+def _signal_each(pids: Sequence[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessEntry:
+    pid: int
+    ppid: int
+    pgid: int
+    sid: int
+
+
+def process_table() -> list[ProcessEntry]:
+    """Every live (non-zombie) process of this machine (Linux /proc; empty elsewhere)."""
+    table: list[ProcessEntry] = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return table
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # After the ")" of comm: state, ppid, pgrp, session, ...
+        if fields[0] in (b"Z", b"X"):
+            continue
+        table.append(ProcessEntry(int(entry), int(fields[1]), int(fields[2]), int(fields[3])))
+    return table
+
+
+def foreground_processes(shell: int, spare: Sequence[int]) -> list[int]:
+    """The processes of session `shell` (the shell leads it) other than the shell and the
+    process trees rooted at `spare`: what a timed-out command left running."""
+    parent = {p.pid: p.ppid for p in process_table() if p.sid == shell and p.pid != shell}
+    kept = set(spare)
+    found = []
+    for pid in parent:
+        node = pid
+        while node in parent and node not in kept:
+            node = parent[node]
+        if node not in kept:
+            found.append(pid)
+    return found
 
 
 def _group_alive(pgid: int) -> bool:

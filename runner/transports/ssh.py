@@ -24,7 +24,6 @@ from runner.errors import (
     AuthError,
     ConnectError,
     HostKeyError,
-    InputError,
     ServiceRefused,
     TransportError,
 )
@@ -37,6 +36,7 @@ __all__ = [
     "SshPool",
     "SshProcess",
     "SshTransport",
+    "interrupt_command",
     "known_hosts_pattern",
     "parse_jump",
     "remote_command",
@@ -67,24 +67,19 @@ _RETRYABLE_OPEN_CODES = frozenset(
     }
 )
 
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
 
 # --------------------------------------------------------------------------- pure helpers
 
 
-def remote_command(script: str, env: Mapping[str, str]) -> str:
-    """The command sent to the login shell: report our PID, export the env, exec bash.
+def remote_command(script: str) -> str:
+    """The command sent to the login shell: report our PID, exec bash.
 
-    The environment travels in the command because sshd refuses most SSH env requests. The
-    login shell is the leader of its own session (sshd calls setsid), and `exec` keeps its PID,
-    so that PID is the process group `kill_tree` signals.
+    No environment value travels here: the command is an argv on the host (`ps`, auditd), so
+    the session sends its environment over stdin. The login shell is the leader of its own
+    session (sshd calls setsid), and `exec` keeps its PID, so that PID is the process group
+    `kill_tree` signals and the session `interrupt` searches.
     """
     lines = [f'echo "{PID_MARKER.decode()}$$"', "export LC_ALL=C.UTF-8"]
-    for name, value in env.items():
-        if not _ENV_NAME.match(name):
-            raise InputError(f"environment variable name {name!r} is not valid")
-        lines.append(f"export {name}={shlex.quote(value)}")
     lines.append(f"exec bash --noprofile --norc -c {shlex.quote(script)}")
     return "\n".join(lines)
 
@@ -103,6 +98,39 @@ def kill_group_command(pgid: int) -> str:
         f"while [ $i -lt {KILL_GRACE_STEPS} ] && alive; "
         "do sleep 0.1; i=$((i+1)); done; "
         f"kill -KILL -- {group} 2>/dev/null; exit 0"
+    )
+
+
+def interrupt_command(sid: int, spare: Sequence[int], *, abort: str) -> str:
+    """Stop the shell (session `sid`'s leader), TERM every other process of its session except
+    the process trees rooted at `spare`, KILL what is left after about a second, then send the
+    shell `abort` and let it continue. Always exits 0.
+
+    `ps` lists the host's processes; awk walks each one's parents up to the shell, sparing those
+    under a background job. Zombies (state Z) are skipped.
+    """
+    keep = " ".join(str(int(pid)) for pid in spare)
+    program = (
+        'BEGIN { n = split(keep, k, " "); for (i = 1; i <= n; i++) spare[k[i]] = 1 } '
+        "$3 == sid && $1 != sid && $4 !~ /^[ZX]/ { up[$1] = $2 } "
+        "END { for (p in up) { q = p; while ((q in up) && !(q in spare)) q = up[q]; "
+        'if (!(q in spare)) printf "%s ", p } }'
+    )
+    listing = (
+        "ps -e -o pid= -o ppid= -o sid= -o stat= 2>/dev/null | "
+        f"awk -v sid={int(sid)} -v keep={shlex.quote(keep)} {shlex.quote(program)}"
+    )
+    shell = int(sid)
+    if not re.fullmatch(r"[A-Z0-9]+", abort):
+        raise ValueError(f"not a signal name: {abort!r}")
+    return (
+        f"s={shell}; kill -STOP $s 2>/dev/null || exit 0; "
+        f"resume() {{ kill -{abort} $s 2>/dev/null; kill -CONT $s 2>/dev/null; exit 0; }}; "
+        f't() {{ {listing}; }}; p=$(t); [ -n "$p" ] || resume; '
+        "kill -TERM $p 2>/dev/null; kill -CONT $p 2>/dev/null; i=0; "
+        f"while [ $i -lt {KILL_GRACE_STEPS} ]; do sleep 0.1; p=$(t); "
+        '[ -n "$p" ] || resume; i=$((i+1)); done; '
+        "kill -KILL $p 2>/dev/null; resume"
     )
 
 
@@ -581,7 +609,10 @@ class SshTransport:
         return transport
 
     async def start(self, script: str, *, env: Mapping[str, str]) -> SshProcess:
-        command = remote_command(script, env)
+        if env:
+            # sshd refuses most env requests, and the exec command is an argv on the host.
+            raise ValueError("an SSH session takes its environment over stdin, not in start()")
+        command = remote_command(script)
         pooled = await self._pool.connection(self.target)
         process = await pooled.open_session(command)
         try:
@@ -707,6 +738,20 @@ class SshProcess:
         finally:
             exited.cancel()
         return _status_from(self._process.exit_status, self._process.exit_signal)
+
+    @property
+    def killed_by(self) -> str | None:
+        if self._process.exit_status is not None and self._process.exit_status >= 0:
+            return None
+        exit_signal = self._process.exit_signal
+        return f"SIG{exit_signal[0]}" if exit_signal else None
+
+    async def interrupt(self, spare: Sequence[int], *, abort: str) -> bool:
+        if self._pooled.is_closed():
+            return False
+        return await self._pooled.run_control(
+            interrupt_command(self.pgid, spare, abort=abort), holding_slot=not self._released
+        )
 
     async def kill_tree(self) -> None:
         if self._pooled.is_closed():

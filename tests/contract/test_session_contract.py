@@ -16,6 +16,7 @@ from runner.execute.session import (
     CommandOutcome,
     _Demux,
     effective_exit_code,
+    is_negated,
 )
 from runner.models import Expectation
 from runner.transports.base import Transport
@@ -106,7 +107,7 @@ async def test_output_without_final_newline_is_kept_exactly(session_transport: T
 
 
 async def test_text_that_looks_like_a_marker_is_just_output(session_transport: Transport) -> None:
-    fake = "__TASKRUN_0123456789abcdef0123456789abcdef__ END 1 0 0 1.0 2.0 done"
+    fake = "__TASKRUN_0123456789abcdef0123456789abcdef__ END 1 0 0 1.0 2.0 done 0"
     ran = await run_commands(
         session_transport,
         [f"printf '\\n{fake}\\n'; echo after", "set | grep -c __tr_tok >/dev/null; echo ok"],
@@ -186,8 +187,8 @@ async def test_timeout_kills_the_tree_and_keeps_partial_output(
     )
     assert time.monotonic() - started < 4
     assert ran[0].outcome.ended == "timeout"
-    assert ran[0].out == "before\n"
-    assert ran[1].outcome.ended == "shell-exited"
+    assert ran[0].out == "before\n"  # the rest of the command line is abandoned, as Ctrl-C does
+    assert (ran[1].outcome.ended, ran[1].out) == ("done", "x\n")  # the same shell goes on
     assert processes_with_argv("sleep", seconds) == []
 
 
@@ -245,7 +246,7 @@ async def test_markers_split_across_chunks(chunk_size: int) -> None:
     end = demux.expect(1, sink)
     stream = (
         f"\n__TASKRUN_{token}__ BEGIN 1\nhello\n__TASKRUN_{token}__ not at line start"
-        f"\n__TASKRUN_{token}__ END 1 3 1,3 1.5 2.5 done\nbackground\n"
+        f"\n__TASKRUN_{token}__ END 1 3 1,3 1.5 2.5 done 0\nbackground\n"
     ).encode()
     for at in range(0, len(stream), chunk_size):
         demux.feed(stream[at : at + chunk_size])
@@ -260,6 +261,9 @@ async def test_markers_split_across_chunks(chunk_size: int) -> None:
 @pytest.mark.parametrize(
     ("rc", "pipestatus", "pipefail", "expected"),
     [
+        (0, (0, 1), True, 0),  # `while a | grep -q x` ended: bash's 0, not the pipeline's 1
+        (1, (0, 0), True, 1),  # `if …; then ! a | b; fi`: bash's 1
+        (0, (141, 0), True, 0),  # `if yes | head -1; then …; fi` with no else: bash's 0
         (141, (141, 0), True, 0),
         (141, (141, 141, 0), True, 0),
         (1, (1, 141, 0), True, 1),
@@ -273,6 +277,30 @@ def test_effective_exit_code(
     rc: int, pipestatus: tuple[int, ...], pipefail: bool, expected: int
 ) -> None:
     assert effective_exit_code(rc, pipestatus, pipefail=pipefail) == expected
+
+
+@pytest.mark.parametrize(
+    ("rc", "pipestatus", "expected"),
+    [
+        (0, (141, 0), 1),  # `! yes | head -1`: the pipeline succeeded, so the negation fails
+        (1, (0, 0), 1),  # `! a | grep -q x` found x
+        (0, (0, 1), 0),  # … did not find it
+        (0, (141, 1), 0),  # `! cat big | grep -q x`, x absent: grep's 1 decides
+        (0, (1, 0), 0),  # `! false | true`: pipefail's 1, inverted
+    ],
+)
+def test_effective_exit_code_of_a_negated_pipeline(
+    rc: int, pipestatus: tuple[int, ...], expected: int
+) -> None:
+    assert effective_exit_code(rc, pipestatus, pipefail=True, negated=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("command", "negated"),
+    [("! grep x f | wc -l", True), ("  !\tfalse", True), ("!false", False), ("a != b", False)],
+)
+def test_is_negated(command: str, negated: bool) -> None:
+    assert is_negated(command) is negated
 
 
 async def test_locale_and_non_login_shell(session_transport: Transport) -> None:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from runner.evaluate.command import describe_exit, evaluate, find_failure_line
-from runner.models import Expectation
+from runner.evaluate.command import (
+    describe_exit,
+    evaluate,
+    find_failure_line,
+    strip_terminal_escapes,
+)
+from runner.evaluate.verdict import outcome_exit_code, unverified_reason
+from runner.models import CheckResult, Expectation
 
 DEFAULT = Expectation()
 
@@ -88,3 +94,69 @@ def test_find_failure_line_returns_first() -> None:
 @pytest.mark.parametrize(("code", "text"), [(1, "1"), (141, "141 (SIGPIPE)"), (255, "255")])
 def test_describe_exit(code: int, text: str) -> None:
     assert describe_exit(code) == text
+
+
+# --------------------------------------------------------------------------- terminal escapes
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("\x1b[31m❌ down\x1b[0m", "❌ down"),
+        ("\x1b[1;38;5;196mred\x1b[m", "red"),
+        ("\x1b]0;title\x07body", "body"),
+        ("\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", "link"),
+        ("\x1b(B\x1b=plain\x1b", "plain"),
+        ("no escapes ✓", "no escapes ✓"),
+    ],
+)
+def test_strip_terminal_escapes(text: str, shown: str) -> None:
+    assert strip_terminal_escapes(text) == shown
+
+
+def test_a_coloured_failure_marker_is_a_failure_marker() -> None:
+    out = "checking…\n\x1b[31m❌ gateway down\x1b[0m\n"
+    assert find_failure_line(out) == "❌ gateway down"
+    status, reason = evaluate(0, out, Expectation())
+    assert (status, reason) == ("fail", "printed a failure marker: ❌ gateway down")
+
+
+# --------------------------------------------------------------------------- nothing verified
+
+
+def _result(status: str, reason: str | None = None) -> CheckResult:
+    return CheckResult(
+        id="c@x",
+        plan_id="c",
+        label="c",
+        source="test-commands",
+        must_pass=None,
+        component="x",
+        host="local",
+        command="true",
+        status=status,  # type: ignore[arg-type]
+        reason=reason,
+    )
+
+
+@pytest.mark.parametrize(
+    ("statuses", "why"),
+    [
+        ((), "the plan has no runnable check"),
+        (("manual",), "no check ran: 1 need a person's sign-off"),
+        (("skip", "manual", "skip"), "no check ran: 2 skipped (first: guarded), 1 need a"),
+        (("pass", "manual"), None),
+        (("skip", "error"), None),
+        (("fail",), None),
+    ],
+)
+def test_unverified_reason(statuses: tuple[str, ...], why: str | None) -> None:
+    results = [_result(s, "guarded" if s == "skip" else None) for s in statuses]
+    reason = unverified_reason(results)
+    if why is None:
+        assert reason is None
+    else:
+        assert reason is not None and reason.startswith(why)
+    # a run where nothing ran never exits 0
+    if reason is not None:
+        assert outcome_exit_code(results) == 0  # …by statuses alone: validate makes it 3

@@ -10,6 +10,7 @@ import pytest
 from runner.errors import InputError
 from runner.models import MustPassItem
 from runner.plan.mustpass import (
+    NotApplicable,
     Settled,
     component_role,
     component_vars,
@@ -155,7 +156,7 @@ def test_a_valid_playbook_parses_into_entries_with_lines() -> None:
         (
             "checks:\n  - name: a\n    http:\n      url: http://x/\n      via: ssh2\n",
             5,
-            "`runner` or `ssh`",
+            "`runner`, `ssh` or `local`",
         ),
         (
             "checks:\n  - name: a\n    http:\n      url: http://x/\n"
@@ -417,14 +418,14 @@ def test_named_components_and_star_apply_too() -> None:
 # --------------------------------------------------------------------------- per component
 
 
-def test_resolve_check_skips_on_a_null_when_var_and_renders_otherwise(shipped) -> None:
+def test_resolve_check_drops_a_null_when_var_and_renders_otherwise(shipped) -> None:
     unit = playbook_checks(item(), shipped["service-health"], ("api-gateway",))[0]
     skipped = resolve_check(
         unit,
         component="api-gateway",
         vars=component_vars("api-gateway", {"gateway_unit": None}),
     )
-    assert skipped == Settled("skip", "gateway_unit is null for api-gateway")
+    assert skipped == NotApplicable("not applicable: gateway_unit is null for api-gateway")
     ready = resolve_check(unit, component="api-gateway", vars=component_vars("api-gateway"))
     assert not isinstance(ready, Settled)
     assert ready.command == "systemctl is-active --quiet hx-litellm-gateway.service"
@@ -452,3 +453,90 @@ def test_http_writes_are_guarded_like_curl() -> None:
     chat, mint, read = playbook_checks(item(), parse(text), ("orc",), guard=guard)
     assert chat.guard_reason is None and read.guard_reason is None
     assert mint.guard_reason == "HTTP POST to /key/generate"
+
+
+# --------------------------------------------------------------------------- applicability
+
+
+def test_a_null_when_var_leaves_the_component_out_and_says_so(shipped) -> None:
+    vars = {"llm-01": {"ollama_unit": None}, "llm-02": {}}
+    checks = playbook_checks(
+        item(), shipped["service-health"], ("llm-01", "llm-02"), inventory_vars=vars
+    )
+    unit = next(c for c in checks if c.label == "ollama unit is active")
+    assert unit.kind == "command"
+    assert unit.components == ("llm-02",)
+    assert "not applicable: ollama_unit is null for llm-01" in unit.notes
+
+
+def test_a_check_applying_nowhere_because_of_when_is_shown_not_run(shipped) -> None:
+    checks = playbook_checks(
+        item(),
+        shipped["service-health"],
+        ("llm-01",),
+        inventory_vars={"llm-01": {"ollama_unit": None}},
+    )
+    shown = [c for c in checks if c.kind == "shown"]
+    assert [(c.label, c.reason) for c in shown] == [
+        ("ollama unit is active", "not applicable: ollama_unit is null for llm-01")
+    ]
+    assert [c.kind for c in checks if c.kind != "shown"] == ["http", "http"]
+
+
+def test_an_item_whose_every_check_is_not_applicable_is_manual() -> None:
+    text = "checks:\n  - name: unit\n    when: orc_unit\n    run: systemctl is-active x\n"
+    checks = playbook_checks(
+        item(), parse(text), ("orc",), inventory_vars={"orc": {"orc_unit": None}}
+    )
+    assert [c.kind for c in checks] == ["not-run", "shown"]
+    assert checks[0].reason is not None and "needs a person's sign-off" in checks[0].reason
+
+
+def test_no_role_of_the_task_is_manual_with_that_reason(shipped) -> None:
+    checks = playbook_checks(item(), shipped["service-health"], ("web-1", "web-2"))
+    (manual,) = checks
+    assert manual.kind == "not-run"
+    assert manual.components == ("web-1+web-2",)
+    assert manual.reason == (
+        "no check of playbook "
+        f"{shipped['service-health'].path} applies to the task's components (web-1, web-2); "
+        "needs a person's sign-off"
+    )
+
+
+LOOPBACK = "checks:\n  - name: p\n    http:\n      url: 'http://{{where}}:8080/x'\n{via}"
+
+
+@pytest.mark.parametrize(
+    ("where", "via", "remote", "refused"),
+    [
+        ("127.0.0.1", "", True, True),
+        ("localhost", "", True, True),
+        ("[::1]", "", True, True),
+        ("127.0.0.1", "      via: runner\n", True, True),
+        ("127.0.0.1", "      via: ssh\n", True, False),
+        ("127.0.0.1", "      via: local\n", True, False),
+        ("127.0.0.1", "", False, False),  # the component is this machine
+        ("10.1.2.3", "", True, False),  # a real address: the runner reaches it
+    ],
+)
+def test_a_loopback_probe_on_a_remote_component_needs_via(
+    where: str, via: str, remote: bool, refused: bool
+) -> None:
+    playbook = parse(LOOPBACK.replace("{via}", via), slug="end-to-end")
+    vars = {"gw": {"where": where}}
+    remote_components = ("gw",) if remote else ()
+
+    def plan() -> list:
+        return playbook_checks(
+            item(), playbook, ("gw",), inventory_vars=vars, remote_components=remote_components
+        )
+
+    if not refused:
+        assert [c.kind for c in plan()] == ["http"]
+        return
+    with pytest.raises(InputError) as caught:
+        plan()
+    assert (caught.value.path, caught.value.line) == ("pb.yaml", 2)
+    assert "remote component gw" in caught.value.message
+    assert "via: ssh" in caught.value.message and "via: local" in caught.value.message

@@ -9,7 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runner.redact import MIN_SECRET_LENGTH, build_redactor, secret_variable_names
+from runner.redact import (
+    MIN_SECRET_LENGTH,
+    build_redactor,
+    is_maskable_value,
+    secret_variable_names,
+)
 
 PLAIN = build_redactor()
 
@@ -213,3 +218,29 @@ def test_ten_mebibytes_are_masked_throughout() -> None:
     masked = redactor.mask(text)  # its speed is measured in bench/, not here
     assert "supersecret" not in masked and "sk-hx-dev" not in masked
     assert masked.count("***") >= 2 * (len(text) // len(chunk))
+
+
+def test_with_values_adds_secrets_learnt_during_a_run() -> None:
+    base = build_redactor(secret_values=["inventory-secret-1"])
+    extended = base.with_values(["host-only-secret-22", "inventory-secret-1"])
+    text = "a inventory-secret-1 b host-only-secret-22 c"
+    assert base.mask(text) == "a *** b host-only-secret-22 c"
+    assert extended.mask(text) == "a *** b *** c"
+    assert extended.with_values(["host-only-secret-22"]) is extended  # nothing new
+    assert build_redactor().with_values(["x"]).mask("x y") == "x y"  # too short to mask
+
+
+@pytest.mark.parametrize(
+    ("value", "maskable"),
+    [
+        ("s3cr3t-value", True),
+        ("/tmp/ssh-XXXX/agent.1", True),
+        ("short", False),
+        ("1234567890", False),
+        ("TRUE", False),
+        ("yes", False),
+        ("12345678a", True),
+    ],
+)
+def test_is_maskable_value(value: str, maskable: bool) -> None:
+    assert is_maskable_value(value) is maskable
