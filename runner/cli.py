@@ -286,9 +286,20 @@ def report(
     apply: Annotated[
         bool, typer.Option("--apply", help="Write this run's evidence into the task file.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="With --apply: apply an older or outdated run, or over a hand-edited evidence "
+            "block (the Change Log says so).",
+        ),
+    ] = False,
     prune: Annotated[
         float | None, typer.Option("--prune", metavar="DAYS", help="Remove runs older than DAYS.")
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --prune: list what would go; remove nothing.")
+    ] = False,
     tasks: TasksOpt = None,
     reports: ReportsOpt = None,
 ) -> None:
@@ -302,7 +313,9 @@ def report(
             history=history,
             json=json_out,
             apply=apply,
+            force=force,
             prune_days=prune,
+            dry_run=dry_run,
             project=_project(tasks, reports=reports),
         ),
     )

@@ -35,6 +35,13 @@ def _state_note(record: RunRecord) -> str:
     return f" ({record.state}: not every check ran; this is not a result)"
 
 
+def _run_title(record: RunRecord) -> str:
+    title = record.task_id or record.task_path
+    if record.state == "error":  # a batch task that could not be read or planned
+        return f"{title} — not run: the task file could not be read or planned"
+    return f"{title} — run {record.run_id}{_state_note(record)}"
+
+
 def _fit(cell: str, width: int) -> str:
     """Pad to `width`, or cut with an ellipsis; width 0 means the free last column."""
     if not width:
@@ -165,8 +172,7 @@ class Console:
         if self.plain_out:
             self._plain_run_table(record)
             return
-        title = record.task_id or record.task_path
-        table = Table(title=f"{title} — run {record.run_id}{_state_note(record)}", expand=False)
+        table = Table(title=_run_title(record), expand=False)
         for column in ("result", "check", "component", "host", "time", "reason"):
             table.add_column(column, overflow="fold")
         for result in record.results:
@@ -203,7 +209,6 @@ class Console:
 
     def _plain_run_table(self, record: RunRecord) -> None:
         """The same content as the rich table, as aligned lines, for logs and pipes."""
-        title = record.task_id or record.task_path
         rows = [
             (
                 result.status,
@@ -217,7 +222,7 @@ class Console:
         ]
         widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(_RUN_COLUMNS)]
         widths = [min(w, 60) for w in widths[:-1]] + [0]
-        lines = [f"{title} — run {record.run_id}{_state_note(record)}"]
+        lines = [_run_title(record)]
         for row in (_RUN_COLUMNS, *rows):
             cells = [_fit(cell, width) for cell, width in zip(row, widths, strict=True)]
             lines.append("  ".join(cells).rstrip())

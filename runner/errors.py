@@ -4,7 +4,8 @@
     ├── InputError                 bad input: task file, directive, settings, inventory → exit 2
     │   └── AmbiguousTaskError     a Task ID matches several files (lists the candidates)
     ├── EvidenceError              reports/ cannot take the evidence → exit 6
-    ├── WriteBackRefused           the task file changed under us, or a hand edit → exit 5
+    ├── WriteBackRefused           the task file changed under us, or a stale run → exit 5
+    │   └── HandEditedEvidence     a person edited the evidence block (`--force` replaces it)
     ├── TransportError             a target cannot run anything (caught in execute → `error`)
     │   ├── ConnectError           refused, DNS, unreachable, frozen, dropped
     │   ├── AuthError              the server refused our key
@@ -90,6 +91,10 @@ class EvidenceError(TaskrunError):
 
 class WriteBackRefused(TaskrunError):
     exit_code = 5
+
+
+class HandEditedEvidence(WriteBackRefused):
+    """The evidence block's checksum does not match: a person edited it."""
 
 
 class TransportError(TaskrunError):

@@ -326,10 +326,12 @@ class SplitBlock:
 
 # --------------------------------------------------------------------------- plan
 
-CheckSource = Literal["test-commands", "test-steps", "validation", "pre", "must-pass"]
+CheckSource = Literal["test-commands", "test-steps", "validation", "pre", "must-pass", "task-file"]
+# "task-file": the one `error` row of a batch task that could not be read or planned.
 # `command`, `setup`, `http` run; `pre` runs only with `validate --pre`; `shown` is in the task
-# and in the plan but never runs (sample output, not shell, placeholders); `not-run` is a
-# Must-Pass item a person signs off.
+# and in the plan but never runs (sample output, not shell, placeholders, a playbook check that
+# does not apply to any of the task's components); `not-run` is a Must-Pass item a person signs
+# off.
 CheckKind = Literal["command", "setup", "http", "not-run", "pre", "shown"]
 ShownReason = Literal["output-label", "not-shell", "placeholder", "language"]
 
@@ -496,7 +498,9 @@ class RunSummary:
         }
 
 
-RunState = Literal["running", "interrupted", "complete"]
+# "error": a batch task that could not be read or planned, so it never ran (its record lives
+# only in the batch's reports, with one `error` result saying why).
+RunState = Literal["running", "interrupted", "complete", "error"]
 
 
 @dataclass(frozen=True, slots=True)

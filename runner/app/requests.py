@@ -81,7 +81,9 @@ class ReportRequest:
     history: bool = False
     json: bool = False
     apply: bool = False
+    force: bool = False  # --apply a stale run, or over a hand-edited evidence block
     prune_days: float | None = None
+    dry_run: bool = False  # --prune: say what would go, remove nothing
     project: ProjectFlags = ProjectFlags()
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from runner.app.project import PlannedTask, Project
 from runner.app.requests import ValidateRequest
+from runner.app.selection import BrokenTask, broken_record, select
 from runner.clock import iso_utc
 from runner.console import Console
 from runner.errors import (
@@ -26,6 +27,7 @@ from runner.errors import (
     EXIT_SIGTERM,
     EXIT_WRITE_REFUSED,
     EvidenceError,
+    HandEditedEvidence,
     InputError,
     WriteBackRefused,
     combined_exit_code,
@@ -34,17 +36,14 @@ from runner.evaluate.drift import recorded_outcome_differs
 from runner.evaluate.regressions import (
     Comparison,
     check_name,
-    compare_runs,
+    compare_with_recorded,
     describe,
-    previous_run,
     regression_names,
 )
 from runner.evaluate.verdict import outcome_exit_code, unverified_reason
 from runner.evidence.baselines import BaselineStore
 from runner.evidence.store import (
     atomic_write_bytes,
-    iter_runs,
-    load_run,
     new_run_dir,
     write_reports,
     write_run_json,
@@ -54,8 +53,7 @@ from runner.execute.runtime import Interrupt, Job, run_jobs
 from runner.execute.scheduler import CheckFinished, CheckStarted, ExecuteOptions, execute_plan
 from runner.models import CheckResult, Plan, RunRecord, Target
 from runner.ops.notify import notify_on_change
-from runner.plan.select import filter_plan, preconditions_or_validation, selected_by_status
-from runner.project.discovery import TaskRef, scan_tasks
+from runner.plan.select import filter_plan, result_ids
 from runner.project.settings import settings_file_note
 from runner.reporters import REPORTERS
 from runner.reporters.github import workflow_annotations, workspace_root
@@ -93,18 +91,10 @@ def validate(
     settings_note = settings_file_note(project.settings)
     if settings_note:
         console.info(settings_note)
-    if request.all_tasks:
-        refs = _select_tasks(console, project, statuses=request.statuses, since=request.since)
-    else:
-        refs = [project.resolve(query) for query in request.tasks]
-    planned_tasks = _pre_or_validation([project.plan(r.path, r.doc) for r in refs], request.pre)
-    if request.components:
-        planned_tasks = [
-            p
-            for p in planned_tasks
-            if filter_plan(p.plan, only=None, components=request.components).checks
-        ]
-    if not planned_tasks:
+    selection = select(request, project, console)
+    request = replace(request, components=selection.components)
+    planned_tasks = list(selection.planned)
+    if not planned_tasks and not selection.broken:
         console.info("no task matches the filters: nothing to run")
         return [], EXIT_OK
     # One redactor for the whole command: the dry-run, every task's output, reports, the task
@@ -118,26 +108,25 @@ def validate(
             unmaskable = project.unmaskable_note(planned.plan)
             notes = (*planned.notes, *([unmaskable] if unmaskable else []))
             console.plan(filtered, extra_notes=notes)
-        return [], EXIT_OK
-    for planned in planned_tasks:
-        plan = filter_plan(planned.plan, only=request.only, components=request.components)
-        if not plan.components and not any(c.components for c in plan.checks):
-            raise InputError(
-                "the task names no Component and no default_component is set "
-                "(add a Component field, or default_component to taskrun.yaml)",
-                path=project.relpath(planned.path),
-            )
+        for broken in selection.broken:
+            console.info(f"{broken.task_path}: not run: {broken.reason}")
+        return [], EXIT_COULD_NOT_RUN if selection.broken else EXIT_OK
 
     def job(planned: PlannedTask) -> Job[TaskRunOutcome]:
         async def one(shared: Shared, interrupt: Interrupt) -> TaskRunOutcome:
-            return await _run_task(
-                planned, request, project, console, shared, interrupt, batch=request.all_tasks
-            )
+            try:
+                return await _run_task(
+                    planned, request, project, console, shared, interrupt, batch=request.all_tasks
+                )
+            except InputError as exc:  # the file changed into something unreadable meanwhile
+                if not request.all_tasks:
+                    raise
+                return _with_broken_tasks([], [_broken(planned, exc, project)], project)[0]
 
         return one
 
     gathered, signum = run_jobs([job(p) for p in planned_tasks], limit=request.jobs)
-    outcomes = [o for o in gathered if o is not None]
+    outcomes = _with_broken_tasks([o for o in gathered if o is not None], selection.broken, project)
     _show(console, outcomes, request)
     _write_reports(console, [o.record for o in outcomes], request, project)
     if request.notify:
@@ -146,15 +135,6 @@ def validate(
     if signum is not None:
         codes.append(EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT)
     return outcomes, combined_exit_code(codes)
-
-
-def _pre_or_validation(planned: list[PlannedTask], pre: bool) -> list[PlannedTask]:
-    """`--pre`: the pre-flight checks only (tasks without any dropped); else the rest."""
-    chosen = [replace(p, plan=preconditions_or_validation(p.plan, pre=pre)) for p in planned]
-    chosen = [p for p in chosen if not pre or any(c.kind == "pre" for c in p.plan.checks)]
-    if pre and not chosen:
-        raise InputError("--pre: no pre-flight checks (Pre-Flight Checks, Prerequisites, …)")
-    return chosen
 
 
 def _check_request(request: ValidateRequest) -> None:
@@ -175,22 +155,23 @@ def _check_request(request: ValidateRequest) -> None:
             raise InputError(f"--report: unknown reporter {name!r} (known: {known})")
 
 
-def _select_tasks(
-    console: Console, project: Project, *, statuses: Sequence[str], since: str | None
-) -> list[TaskRef]:
-    scan = scan_tasks(
-        project.settings.tasks,
-        cwd=project.cwd,
-        validation_sections=project.settings.validation_sections,
-    )
-    for problem in scan.skipped:
-        console.info(f"skipped: {problem}")
-    return [
-        ref
-        for ref in scan.tasks
-        if ref.doc.has_id_field  # not the template, not a file without a Task ID field
-        and selected_by_status(ref.doc, statuses=statuses, since=since)
+def _with_broken_tasks(
+    outcomes: list[TaskRunOutcome], broken: Sequence[BrokenTask], project: Project
+) -> list[TaskRunOutcome]:
+    """The batch's outcomes with an `error` row for each task that could not be read or
+    planned, in task path order: the batch never drops a task quietly, nor exits 0 with one."""
+    if not broken:
+        return outcomes
+    now = iso_utc(project.clock())
+    rows = [
+        TaskRunOutcome(
+            record=broken_record(task, now=now),
+            exit_code=EXIT_COULD_NOT_RUN,
+            messages=[f"{task.task_path}: not run: {task.reason}"],
+        )
+        for task in broken
     ]
+    return sorted([*outcomes, *rows], key=lambda o: o.record.task_path)
 
 
 # --------------------------------------------------------------------------- one task
@@ -299,16 +280,8 @@ async def _run_task(
         outcome.messages.append(f"nothing could be verified: {task_path}: {unverified}")
         return outcome
 
-    earlier = [
-        load_run(path)
-        for run_id, path in iter_runs(
-            settings.reports, task_id=planned.doc.task_id, task_path=task_path
-        )
-        if run_id != record.run_id
-    ]
-    previous = previous_run(earlier, before_run_id=record.run_id)
-    outcome.comparison = compare_runs(previous, record)
-    outcome.previous_run_id = previous.run_id if previous else None
+    # The reference is what the task file records, not the newest folder in reports/.
+    outcome.comparison, outcome.previous_run_id = compare_with_recorded(snapshot.doc, record)
 
     if request.check:
         differs, why = recorded_outcome_differs(snapshot.doc, record)
@@ -318,8 +291,10 @@ async def _run_task(
         return outcome
     if request.no_write:
         return outcome
-    if batch and previous is not None and not outcome.comparison.changed:
-        outcome.messages.append(f"{task_path}: outcome unchanged since {outcome.previous_run_id}")
+    if batch and not outcome.comparison.changed:
+        outcome.messages.append(
+            f"{task_path}: outcome unchanged since {outcome.previous_run_id or 'the recorded run'}"
+        )
         return outcome
     _write_back(planned, project, request, outcome, snapshot)
     return outcome
@@ -345,17 +320,31 @@ def _write_back(
             regressions=regression_names(comparison) if outcome.previous_run_id else (),
             since=outcome.previous_run_id,
             recovered=[check_name(r) for r in comparison.recovered],
+            keep_ids=result_ids(planned.plan),
         )
     except WriteBackRefused as exc:
         outcome.exit_code = EXIT_WRITE_REFUSED
-        outcome.messages.append(
-            f"{exc} — evidence kept in {record.options['run_dir']}; apply it later with: "
-            f"taskrun report {record.task_path} --run {record.run_id} --apply"
-        )
+        outcome.messages.append(_refusal_advice(exc, record))
         return
     outcome.wrote = result.changed
     if result.changed:
         outcome.messages.append(f"updated Status Tracking in {record.task_path}")
+
+
+def _refusal_advice(exc: WriteBackRefused, record: RunRecord) -> str:
+    """What to do after a refused write-back: the command that applies the kept run, with
+    `--force` where only that can (a hand-edited evidence block)."""
+    apply = f"taskrun report {record.task_path} --run {record.run_id} --apply"
+    if isinstance(exc, HandEditedEvidence):
+        return (
+            f"{exc} — evidence kept in {record.options['run_dir']}; to replace the hand-edited "
+            f"block with this run: {apply} --force"
+        )
+    return f"{exc} — evidence kept in {record.options['run_dir']}; apply it later with: {apply}"
+
+
+def _broken(planned: PlannedTask, exc: InputError, project: Project) -> BrokenTask:
+    return BrokenTask(project.relpath(planned.path), planned.doc.task_id, str(exc))
 
 
 def _targets_for(plan: Plan, planned: PlannedTask) -> dict[str, Target]:

@@ -1,14 +1,19 @@
-"""Compare a run with the task's previous run: what newly fails, what recovered, what changed.
+"""Compare a run with what the task file records: what newly fails, what recovered, what changed.
 
-Pure: both runs come in as `RunRecord`s (run.json read back by `runner.evidence.store`).
+The reference is the outcome the task file's evidence block records, not the newest folder in
+reports/: a `--check` or `--no-write` run is not written, so it does not move the reference,
+and a regression it saw is still news to the next run that writes. `report --history` compares
+kept runs with each other. Pure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from runner.models import CheckResult, RunRecord
+from runner.markdown.evidence_table import recorded_rows, recorded_run_id
+from runner.models import CheckResult, RunRecord, Status, TaskDocument
 
 BROKEN = frozenset({"fail", "error"})
 _LISTED = 5  # names listed in one sentence before "and N more"
@@ -62,6 +67,42 @@ def compare_results(
 def compare_runs(previous: RunRecord | None, current: RunRecord) -> Comparison:
     """Compare `current` with the previous run (None: the task's first run)."""
     return compare_results(None if previous is None else previous.results, current.results)
+
+
+def recorded_results(doc: TaskDocument) -> tuple[CheckResult, ...] | None:
+    """The outcome the evidence block records, check by check (None: the file has no block).
+
+    Only what the table shows comes back (id, label, component, status); that is all a
+    comparison reads."""
+    rows = recorded_rows(doc)
+    if rows is None:
+        return None
+    return tuple(
+        CheckResult(
+            id=row.id,
+            plan_id=row.id.rpartition("@")[0],
+            label=row.check.replace("\\|", "|"),
+            source="test-commands",
+            must_pass=None,
+            component=row.component,
+            host="",
+            command=None,
+            status=cast(Status, row.status),
+        )
+        for row in rows
+    )
+
+
+def compare_with_recorded(doc: TaskDocument, current: RunRecord) -> tuple[Comparison, str | None]:
+    """(comparison, the run the block was written from) for `current` against the outcome the
+    task file records. A filtered run is compared only on the checks it ran."""
+    recorded = recorded_results(doc)
+    if recorded is None:
+        return compare_results(None, current.results), None
+    if current.filtered:
+        ran = {r.id for r in current.results}
+        recorded = tuple(r for r in recorded if r.id in ran)
+    return compare_results(recorded, current.results), recorded_run_id(doc)
 
 
 def previous_run(

@@ -11,7 +11,7 @@ import json
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -138,19 +138,63 @@ def _run_sort_key(run_id: str) -> tuple[str, int]:
     return base, int(suffix or 1)
 
 
-def prune_runs(reports: Path, *, days: float, now: float | None = None) -> list[Path]:
-    """Remove run folders older than `days` (by their RUN-ID time). Returns what was removed."""
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    removed: tuple[Path, ...]  # run folders removed (or, in a dry run, that would be)
+    referenced: tuple[Path, ...]  # old runs kept because a task file's evidence refers to them
+    symlinks: tuple[Path, ...]  # links left alone: pruning never follows one out of reports/
+    folders: tuple[Path, ...]  # task folders removed because pruning emptied them
+
+
+def prune_runs(
+    reports: Path,
+    *,
+    days: float,
+    now: float | None = None,
+    keep: Collection[tuple[str, str]] = frozenset(),
+    keep_anywhere: Collection[str] = frozenset(),
+    dry_run: bool = False,
+) -> PruneResult:
+    """Remove run folders older than `days` (by their RUN-ID time).
+
+    Never removes a run in `keep` ((task folder name, run id): the runs task files' evidence
+    blocks refer to) nor a run id in `keep_anywhere`; never follows a symlink (a linked task
+    folder or run is left as it is); removes a task folder it empties. `dry_run`: remove
+    nothing, say what would go.
+    """
     cutoff = datetime.fromtimestamp(now if now is not None else time.time(), UTC) - timedelta(
         days=days
     )
     removed: list[Path] = []
+    referenced: list[Path] = []
+    symlinks: list[Path] = []
+    folders: list[Path] = []
     if not reports.is_dir():
-        return removed
-    for task_dir in sorted(p for p in reports.iterdir() if p.is_dir()):
+        return PruneResult((), (), (), ())
+    for task_dir in sorted(reports.iterdir()):
+        if task_dir.is_symlink():
+            symlinks.append(task_dir)
+            continue
+        if not task_dir.is_dir():
+            continue
+        emptied = False
         for run in sorted(p for p in task_dir.iterdir() if _RUN_ID.match(p.name)):
             started = datetime.strptime(run.name[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-            if started < cutoff:
+            if started >= cutoff:
+                continue
+            if run.is_symlink():
+                symlinks.append(run)
+                continue
+            if (task_dir.name, run.name) in keep or run.name in keep_anywhere:
+                referenced.append(run)
+                continue
+            if not dry_run:
                 with _evidence_errors(run):
                     shutil.rmtree(run)
-                removed.append(run)
-    return removed
+            removed.append(run)
+            emptied = True
+        if emptied and not dry_run and not any(task_dir.iterdir()):
+            with _evidence_errors(task_dir):
+                task_dir.rmdir()
+            folders.append(task_dir)
+    return PruneResult(tuple(removed), tuple(referenced), tuple(symlinks), tuple(folders))

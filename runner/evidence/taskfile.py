@@ -16,12 +16,13 @@ import fcntl
 import hashlib
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import WriteBackRefused
 from runner.evidence.atomic import remove_stale_temps, write_atomic
+from runner.markdown.concurrent import owned_edit
 from runner.markdown.document import parse_document
 from runner.markdown.writeback import owned_line_numbers, render_write_back
 from runner.models import RunRecord, TaskDocument
@@ -77,11 +78,16 @@ def write_back(
     regressions: Sequence[str] = (),
     since: str | None = None,
     recovered: Sequence[str] = (),
+    keep_ids: Collection[str] | None = None,
+    force: bool = False,
+    notes: Sequence[str] = (),
 ) -> WriteResult:
     """Write the run's evidence into the task file, or refuse (WriteBackRefused, exit 5).
 
     Refuses when a line taskrun does not own changed since `snapshot` (a person edited the
-    file during the run) or when the evidence block was edited by hand.
+    file during the run), when an owned line changed other than by another taskrun
+    write-back (a person's note on the status line), or when the evidence block was edited by
+    hand (unless `force`).
     """
     target = Path(os.path.realpath(path))
     with _exclusive_lock(target):
@@ -97,6 +103,13 @@ def write_back(
                 "changed); the evidence is kept in reports/, apply it with `taskrun report "
                 "TASK --apply`"
             )
+        edit = owned_edit(snapshot.doc, doc)
+        if edit is not None:
+            raise WriteBackRefused(
+                f"{path}: the task file was edited during the run ({edit}); taskrun does not "
+                "overwrite a person's change: the evidence is kept in reports/, apply it with "
+                "`taskrun report TASK --apply` once the edit is settled"
+            )
         text = render_write_back(
             doc,
             record,
@@ -105,6 +118,9 @@ def write_back(
             regressions=regressions,
             since=since,
             recovered=recovered,
+            keep_ids=keep_ids,
+            force=force,
+            notes=notes,
         )
         if text is None:
             return WriteResult(changed=False, path=target)

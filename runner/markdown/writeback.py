@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from markdown_it import MarkdownIt
 
-from runner.errors import InputError, WriteBackRefused
+from runner.errors import HandEditedEvidence, InputError, WriteBackRefused
 from runner.markdown.document import parse_document
 from runner.markdown.evidence_block import (
     EVIDENCE_END,
@@ -25,7 +25,9 @@ from runner.markdown.evidence_block import (
     body_checksum,
     checksum_line,
 )
+from runner.markdown.evidence_table import EvidenceRow, header_line, merge_rows, recorded_rows
 from runner.markdown.lines import split_lines
+from runner.markdown.status_values import owned_value
 from runner.models import CheckResult, Field, RunRecord, TaskDocument
 
 STATUS_KEY = "current status"
@@ -79,12 +81,19 @@ class StatusChange:
     regression_kept: bool  # the task stays Complete although this run did not pass
 
 
-def decide_status(current: str | None, outcome: Outcome, *, set_status: bool) -> StatusChange:
-    """DESIGN §7: Complete only on a clean, unfiltered run; never leave Complete silently."""
+def decide_status(
+    current: str | None, outcome: Outcome, *, set_status: bool, filtered: bool = False
+) -> StatusChange:
+    """DESIGN §7: Complete only on a clean, unfiltered run; never leave Complete silently.
+
+    A filtered run whose checks all passed leaves a Complete task as it is: it proves part
+    of the task again, which is no regression.
+    """
     if outcome.complete:
         return StatusChange("Complete", "100%", regression_kept=False)
     if current is not None and current.strip().casefold() == "complete" and not set_status:
-        return StatusChange(None, None, regression_kept=True)
+        clean = outcome.ran >= 1 and outcome.passed == outcome.counted and not outcome.manual
+        return StatusChange(None, None, regression_kept=not (filtered and clean))
     return StatusChange("Testing", None, regression_kept=False)
 
 
@@ -125,8 +134,12 @@ def change_log_text(
     regressions: Sequence[str],
     since: str | None = None,
     recovered: Sequence[str] = (),
+    notes: Sequence[str] = (),
 ) -> str:
-    """`Validation 7/8 passed; failed: Service Health on llm-02 (run 20261124T130550Z)`."""
+    """`Validation 7/8 passed; failed: Service Health on llm-02 (run 20261124T130550Z)`.
+
+    `notes` say how the run came to be written when that was out of the ordinary
+    (`report --apply --force`)."""
     parts = [f"Validation {outcome.passed}/{outcome.counted} passed"]
     if outcome.ran == 0:
         parts.append("no check ran")
@@ -150,6 +163,7 @@ def change_log_text(
         parts.append("recovered: " + ", ".join(one_line(r, _LIST_LABEL_WIDTH) for r in recovered))
     if regression_kept:
         parts.append("status left Complete")
+    parts += [one_line(note, 200) for note in notes]
     return "; ".join(parts) + f" (run {record.run_id})"
 
 
@@ -166,6 +180,20 @@ def _result_word(result: CheckResult) -> str:
     return f"{result.status} (flaky)" if result.flaky else result.status
 
 
+def result_row(record: RunRecord, result: CheckResult) -> EvidenceRow:
+    """The table row of one of this run's results."""
+    duration = f"{result.duration_s:.2f} s" if result.duration_s is not None else ""
+    return EvidenceRow(
+        check=table_cell(result.label, _LABEL_WIDTH),
+        id_cell=f"`{table_cell(result.id, 80)}`",
+        where=table_cell(_where(result), 60),
+        result=_result_word(result),
+        run_id=table_cell(record.run_id, 40),
+        duration=duration,
+        reason=table_cell(result.reason or result.error),
+    )
+
+
 def evidence_body(
     record: RunRecord,
     outcome: Outcome,
@@ -174,8 +202,20 @@ def evidence_body(
     regressions: Sequence[str],
     since: str | None = None,
     recovered: Sequence[str] = (),
+    previous_rows: Sequence[EvidenceRow] = (),
+    keep_ids: Collection[str] | None = None,
 ) -> list[str]:
-    """The block's lines between the markers, checksum line excluded."""
+    """The block's lines between the markers, checksum line excluded.
+
+    A filtered run replaces the rows of the checks it ran and keeps `previous_rows` of the
+    others (those still in `keep_ids`, the task's checks now, when given).
+    """
+    rows = [result_row(record, r) for r in record.results]
+    kept = 0
+    if record.filtered and previous_rows:
+        rows, kept = merge_rows(
+            previous_rows, rows, keep=lambda check_id: keep_ids is None or check_id in keep_ids
+        )
     s = record.summary
     counts = [f"{outcome.passed}/{outcome.counted} passed"]
     counts += [
@@ -188,7 +228,10 @@ def evidence_body(
         )
         if n
     ]
-    filtered = " (filtered: only part of the checks ran)" if record.filtered else ""
+    filtered = ""
+    if record.filtered:
+        earlier = f"; {kept} row{'s' if kept != 1 else ''} from earlier runs kept" if kept else ""
+        filtered = f" (filtered: only part of the checks ran{earlier})"
     body = [
         f"**taskrun** run `{record.run_id}`, started {one_line(record.started_at, 40)}: "
         f"{', '.join(counts)}{filtered}.",
@@ -206,20 +249,9 @@ def evidence_body(
     if recovered:
         listed = ", ".join(one_line(r, _LIST_LABEL_WIDTH) for r in recovered)
         body += [f"Recovered since {since or 'the last run'}: {listed}.", ""]
-    if not record.results:
+    if not rows:
         return [*body, "No check ran."]
-    body += [
-        "| Check | ID | Where | Result | Duration | Reason |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in record.results:
-        duration = f"{r.duration_s:.2f} s" if r.duration_s is not None else ""
-        body.append(
-            f"| {table_cell(r.label, _LABEL_WIDTH)} | `{table_cell(r.id, 80)}` "
-            f"| {table_cell(_where(r), 60)} | {_result_word(r)} | {duration} "
-            f"| {table_cell(r.reason or r.error)} |"
-        )
-    return body
+    return [*body, *header_line(), *(row.line() for row in rows)]
 
 
 def evidence_lines(body: Sequence[str]) -> list[str]:
@@ -228,24 +260,10 @@ def evidence_lines(body: Sequence[str]) -> list[str]:
     return [EVIDENCE_START, checksum_line(body_checksum(inner)), *inner, EVIDENCE_END]
 
 
-_ROW = re.compile(r"^\|(.*)\|\s*$")
-
-
 def recorded_outcomes(doc: TaskDocument) -> tuple[tuple[str, str], ...] | None:
     """(check id, status) pairs of the evidence block, for `validate --check`; None: no block."""
-    block = doc.evidence
-    if block is None:
-        return None
-    pairs: list[tuple[str, str]] = []
-    for line in doc.lines[block.start_line + 1 : block.end_line]:
-        match = _ROW.match(line.strip())
-        if not match:
-            continue
-        cells = [c.strip() for c in re.split(r"(?<!\\)\|", match.group(1))]
-        if len(cells) < 4 or not (cells[1].startswith("`") and cells[1].endswith("`")):
-            continue
-        pairs.append((cells[1].strip("`").replace("\\|", "|"), cells[3].split(" ")[0]))
-    return tuple(pairs)
+    rows = recorded_rows(doc)
+    return None if rows is None else tuple((row.id, row.status) for row in rows)
 
 
 # --------------------------------------------------------------------------- owned lines
@@ -346,19 +364,23 @@ def _with_ending(line: _Line, ending: str) -> _Line:
 
 
 def _replace_value(line: str, field: Field, value: str) -> str:
-    return line[: field.value_start] + value + line[field.value_end :]
+    """The value replaced, the note after it (`(blocked on CAB-123)`) kept."""
+    owned = owned_value(line, field)
+    return line[: owned.start] + value + line[owned.end :]
 
 
 def _field_line_like(model: Field, model_line: str, name: str, value: str) -> str:
     """A new field line in the style of `model` (label punctuation, backticks, trailing)."""
     at = model_line.find(model.name)
-    tick = 1 if model.backticked else 0
-    if at < 0 or at + len(model.name) > model.value_start - tick:
+    owned = owned_value(model_line, model)
+    tick = 1 if owned.backticked else 0
+    if at < 0 or at + len(model.name) > owned.start - tick:
         return f"- **{name}**: `{value}`"
     before = model_line[:at]
-    between = model_line[at + len(model.name) : model.value_start - tick]
-    after = model_line[model.value_end + tick :]
-    shown = f"`{value}`" if model.backticked else value
+    between = model_line[at + len(model.name) : owned.start - tick]
+    # What follows the model's whole value (a hard break), never its note.
+    after = model_line[model.value_end + (1 if model.backticked else 0) :]
+    shown = f"`{value}`" if owned.backticked else value
     return f"{before}{name}{between}{shown}{after}"
 
 
@@ -464,7 +486,7 @@ def _field_edits(
             if keys == COMPLETION_KEYS and _is_c_style(doc):
                 name = "Completion Percentage"
             missing.append((name, value))
-        elif present.value != value:
+        elif owned_value(doc.lines[present.line], present).value != value:
             line = doc.lines[present.line]
             edits.append(
                 _Edit(present.line, present.line + 1, (_replace_value(line, present, value),))
@@ -566,7 +588,8 @@ def _status_field_edits(doc: TaskDocument, plan: _Plan, record: RunRecord) -> li
     field = doc.status_field
     assert field is not None
     edits: list[_Edit] = []
-    if plan.status.status is not None and field.value != plan.status.status:
+    current = owned_value(doc.lines[field.line], field).value
+    if plan.status.status is not None and current != plan.status.status:
         line = doc.lines[field.line]
         new = _replace_value(line, field, plan.status.status)
         edits.append(_Edit(field.line, field.line + 1, (new,)))
@@ -830,19 +853,31 @@ def _already_applied(doc: TaskDocument, run_id: str) -> bool:
     )
 
 
-def _refuse_hand_edit(doc: TaskDocument) -> None:
+def hand_edited(doc: TaskDocument) -> bool:
+    """The evidence block's checksum no longer matches its lines: a person changed them."""
     block = doc.evidence
-    if block is not None and block.checksum != block.actual_checksum:
-        raise WriteBackRefused(
-            f"{doc.path}({block.start_line + 1}): the evidence block was edited by hand "
-            f"(line {block.start_line + 1}); remove it or restore it to let taskrun replace it"
+    return block is not None and block.checksum != block.actual_checksum
+
+
+def _refuse_hand_edit(doc: TaskDocument) -> None:
+    if hand_edited(doc):
+        assert doc.evidence is not None
+        line = doc.evidence.start_line + 1
+        raise HandEditedEvidence(
+            f"{doc.path}({line}): the evidence block was edited by hand, so taskrun does not "
+            "overwrite it: restore or remove the block, or apply the run with `taskrun report "
+            "TASK --run RUN-ID --apply --force` (the Change Log records that it replaced a hand "
+            "edit)"
         )
 
 
 def current_status(doc: TaskDocument) -> str | None:
+    """The Current Status value, without a note written after it."""
     if doc.status is None:
-        return doc.status_field.value if doc.status_field is not None else None
-    return next((f.value for f in doc.status.fields if f.key == STATUS_KEY), None)
+        top = doc.status_field
+        return None if top is None else owned_value(doc.lines[top.line], top).value
+    field = next((f for f in doc.status.fields if f.key == STATUS_KEY), None)
+    return None if field is None else owned_value(doc.lines[field.line], field).value
 
 
 def render_write_back(
@@ -854,19 +889,33 @@ def render_write_back(
     regressions: Sequence[str] = (),
     since: str | None = None,
     recovered: Sequence[str] = (),
+    keep_ids: Collection[str] | None = None,
+    force: bool = False,
+    notes: Sequence[str] = (),
 ) -> str | None:
     """The new file text (BOM and line endings kept), or None when nothing changes.
 
-    Raises WriteBackRefused on a hand-edited evidence block, or when the self-check finds a
-    change outside the owned lines.
+    Raises WriteBackRefused on a hand-edited evidence block (unless `force`: then the block is
+    replaced and the Change Log says so), or when the self-check finds a change outside the
+    owned lines. `keep_ids`: the task's check ids now, so a filtered run does not keep rows of
+    checks the file no longer has. `notes` go into the Change Log item.
     """
     if doc.task_id is None or not doc.is_task or record.state != "complete":
         return None
     if _already_applied(doc, record.run_id):
         return None
-    _refuse_hand_edit(doc)
+    notes = list(notes)
+    previous_rows: Sequence[EvidenceRow] = ()
+    if hand_edited(doc):
+        if not force:
+            _refuse_hand_edit(doc)
+        notes.append("replaced a hand-edited evidence block (--force)")
+    else:
+        previous_rows = recorded_rows(doc) or ()
     outcome = judge(record)
-    status = decide_status(current_status(doc), outcome, set_status=set_status)
+    status = decide_status(
+        current_status(doc), outcome, set_status=set_status, filtered=record.filtered
+    )
     body = evidence_body(
         record,
         outcome,
@@ -874,6 +923,8 @@ def render_write_back(
         regressions=regressions,
         since=since,
         recovered=recovered,
+        previous_rows=previous_rows,
+        keep_ids=keep_ids,
     )
     plan = _Plan(
         status=status,
@@ -885,6 +936,7 @@ def render_write_back(
             regressions=regressions,
             since=since,
             recovered=recovered,
+            notes=notes,
         ),
         evidence=evidence_lines(body),
     )
@@ -911,8 +963,10 @@ __all__ = [
     "decide_status",
     "evidence_body",
     "evidence_lines",
+    "hand_edited",
     "judge",
     "owned_line_numbers",
     "recorded_outcomes",
     "render_write_back",
+    "result_row",
 ]

@@ -3,12 +3,23 @@ a filtered run keeps (`--only`, `--component`). Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from runner.markdown.status_values import TEMPLATE_STATUSES, owned_value
 from runner.models import Plan, PlannedCheck, TaskDocument
 
-__all__ = ["field_value", "filter_plan", "preconditions_or_validation", "selected_by_status"]
+__all__ = [
+    "closest",
+    "field_value",
+    "filter_plan",
+    "known_statuses",
+    "preconditions_or_validation",
+    "result_ids",
+    "runs_something",
+    "selected_by_status",
+]
 
 
 def preconditions_or_validation(plan: Plan, *, pre: bool) -> Plan:
@@ -56,14 +67,17 @@ def filter_plan(plan: Plan, *, only: str | None, components: Sequence[str]) -> P
 
 
 def field_value(doc: TaskDocument, key: str) -> str | None:
-    """A Status Tracking field's value (`current status`, `last updated`), None when absent;
-    a file without Status Tracking answers `current status` from its `**Status**:` field."""
+    """A Status Tracking field's value (`current status`, `last updated`) without a note
+    written after it, None when absent; a file without Status Tracking answers
+    `current status` from its `**Status**:` field."""
     if doc.status is None:
         top = doc.status_field
-        return top.value.strip() if key == "current status" and top is not None else None
+        if key != "current status" or top is None or top.placeholder:
+            return None
+        return owned_value(doc.lines[top.line], top).value.strip()
     for field in doc.status.fields:
         if field.key == key and not field.placeholder:
-            return field.value.strip()
+            return owned_value(doc.lines[field.line], field).value.strip()
     return None
 
 
@@ -78,3 +92,40 @@ def selected_by_status(doc: TaskDocument, *, statuses: Sequence[str], since: str
         if not updated[:10] >= since:
             return False
     return True
+
+
+# Kinds that never give a result: setup steps (their output goes to the block's log) and
+# checks only shown in the plan.
+_NO_RESULT = ("setup", "shown")
+
+
+def runs_something(plan: Plan) -> bool:
+    """The plan has a check (setup steps and shown-only checks are not one)."""
+    return any(check.kind not in _NO_RESULT and check.components for check in plan.checks)
+
+
+def result_ids(plan: Plan) -> frozenset[str]:
+    """The ids a run of `plan` gives its results (`<plan id>@<component>`)."""
+    return frozenset(
+        f"{check.id}@{component}"
+        for check in plan.checks
+        if check.kind not in _NO_RESULT
+        for component in check.components
+    )
+
+
+def known_statuses(docs: Iterable[TaskDocument]) -> tuple[str, ...]:
+    """The template's Current Status values, then the others these files use (as written)."""
+    known = {status.casefold(): status for status in TEMPLATE_STATUSES}
+    for doc in docs:
+        value = field_value(doc, "current status")
+        if value and value.casefold() not in known:
+            known[value.casefold()] = value
+    return tuple(known.values())
+
+
+def closest(name: str, known: Sequence[str]) -> str | None:
+    """The known name closest to `name` (case-insensitively), for "did you mean …?"."""
+    folded = {k.casefold(): k for k in known}
+    close = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.6)
+    return folded[close[0]] if close else None

@@ -1,24 +1,29 @@
 """Finding task files: by path, by Task ID (case-insensitive), or by FOLDER/ID under the task dirs.
 
-Files that cannot be read or parsed while scanning are skipped; a file named directly is not.
-Only files with a Task ID field are found by ID (and by `--all`); a file that has one but is
-not a task is still found, to say why. `validation_sections` is the setting of that name.
+A file that has a Task ID but cannot be read or parsed is kept as `Unreadable` (with the ID as
+far as it can be read), so a batch reports it as an error and a query for its ID says why it
+cannot be used; a file named directly that cannot be read is an InputError. Only files with a
+Task ID field are found by ID (and by `--all`); a file that has one but is not a task is still
+found, to say why. `validation_sections` is the setting of that name.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import AmbiguousTaskError, InputError
-from runner.markdown.document import parse_document
+from runner.markdown.document import field_on_line, parse_document
+from runner.markdown.lines import split_lines
 from runner.markdown.sections import skipped_sections
 from runner.models import TaskDocument
 
 TASK_MARKER = b"task id"  # cheap pre-filter: every task file spells its Task ID field
+_RUN_ID_TEXT = re.compile(r"\b\d{8}T\d{6}Z(?:-\d+)?\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,13 +33,34 @@ class TaskRef:
 
 
 @dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A file that looked like a task but cannot be read or parsed."""
+
+    path: Path  # absolute
+    error: InputError  # names the file (and the line, where there is one)
+    task_id: str | None  # its Task ID as far as the damaged text shows one
+    run_ids: tuple[str, ...] = ()  # run ids written in it (its evidence block, Change Log)
+    maybe_task: bool = True  # it has a Task ID, or its bytes could not be read at all
+
+
+@dataclass(frozen=True, slots=True)
 class TaskScan:
-    """Every task file under the task dirs, and what was skipped on the way."""
+    """Every task file under the task dirs, and what could not be read on the way."""
 
     tasks: tuple[TaskRef, ...]  # is_task documents, templates included, in path order
-    skipped: tuple[InputError, ...]  # unreadable or unparseable files that looked like tasks
+    unreadable: tuple[Unreadable, ...]  # files that looked like tasks, in path order
     files_searched: int  # Markdown files looked at
     rejected: tuple[TaskRef, ...] = ()  # a Task ID field, but not a task (and why: doc.rejection)
+
+    @property
+    def skipped(self) -> tuple[InputError, ...]:
+        return tuple(u.error for u in self.unreadable)
+
+    @property
+    def broken_tasks(self) -> tuple[Unreadable, ...]:
+        """The unreadable files that are (or may be) tasks: a batch must not drop them quietly.
+        A file with no Task ID to be read (a stray README) is only mentioned."""
+        return tuple(u for u in self.unreadable if u.maybe_task)
 
 
 def parse_task_bytes(
@@ -135,6 +161,21 @@ def _looks_like_task(data: bytes) -> bool:
     return TASK_MARKER in data.lower()
 
 
+def salvage(data: bytes) -> tuple[str | None, tuple[str, ...]]:
+    """(Task ID, run ids) read from a file that does not parse: bytes that are not UTF-8
+    become U+FFFD, a NUL a space, and the lines are read one by one."""
+    text = data.decode("utf-8", errors="replace").replace("\x00", " ")
+    lines, _ = split_lines(text)
+    task_id = None
+    for number, line in enumerate(lines):
+        field = field_on_line(line, number)
+        if field is not None and field.key == "task id":
+            if field.value and not field.placeholder:
+                task_id = field.value
+            break
+    return task_id, tuple(dict.fromkeys(_RUN_ID_TEXT.findall(text)))
+
+
 def scan_tasks(
     dirs: Sequence[Path],
     *,
@@ -145,18 +186,25 @@ def scan_tasks(
     files = find_task_files(dirs, cwd=base)
     tasks: list[TaskRef] = []
     rejected: list[TaskRef] = []
-    skipped: list[InputError] = []
+    unreadable: list[Unreadable] = []
     for path in files:
+        data = b""
         try:
             data = _read(path, base)
             if not _looks_like_task(data):
                 continue
             doc = parse_task_bytes(data, display_path(path, base), validation_sections)
-        except InputError as exc:
-            skipped.append(exc)
-            continue
-        except UnicodeDecodeError:
-            skipped.append(InputError("not UTF-8 text", path=display_path(path, base)))
+        except (InputError, UnicodeDecodeError) as exc:
+            error = (
+                exc
+                if isinstance(exc, InputError)
+                else InputError("not UTF-8 text", path=display_path(path, base))
+            )
+            task_id, run_ids = salvage(data)
+            maybe_task = task_id is not None or not data  # not data: the read itself failed
+            unreadable.append(
+                Unreadable(Path(os.path.abspath(path)), error, task_id, run_ids, maybe_task)
+            )
             continue
         if doc.is_task:
             tasks.append(TaskRef(path=path, doc=doc))
@@ -164,7 +212,7 @@ def scan_tasks(
             rejected.append(TaskRef(path=path, doc=doc))
     return TaskScan(
         tasks=tuple(tasks),
-        skipped=tuple(skipped),
+        unreadable=tuple(unreadable),
         files_searched=len(files),
         rejected=tuple(rejected),
     )
@@ -291,10 +339,28 @@ def resolve_task(
         ]
 
     matches = same_id(scan.tasks)
-    if len(matches) == 1:
+    damaged = [
+        u
+        for u in scan.broken_tasks
+        if u.task_id is not None
+        and u.task_id.casefold() == wanted
+        and _folder_ends_with(u.path, folder)
+    ]
+    if len(matches) == 1 and not damaged:
         return matches[0]
-    if matches:
-        raise AmbiguousTaskError(query, [display_path(ref.path, cwd) for ref in matches])
+    if len(matches) + len(damaged) > 1:
+        raise AmbiguousTaskError(
+            query,
+            [display_path(ref.path, cwd) for ref in matches]
+            + [f"{display_path(u.path, cwd)} (cannot be read)" for u in damaged],
+        )
+    if damaged:
+        error = damaged[0].error
+        raise InputError(
+            f"task {damaged[0].task_id} cannot be read: {error.message}",
+            path=error.path,
+            line=error.line,
+        )
     rejected = same_id(scan.rejected)
     if rejected:
         raise InputError(

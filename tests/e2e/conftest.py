@@ -245,3 +245,18 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def evidence_rows(text: str) -> list[dict[str, str]]:
+    """The evidence block's table as {column: cell} rows (read here, not by taskrun's parser)."""
+    lines = text.splitlines()
+    start = lines.index("<!-- taskrun:evidence -->")
+    end = lines.index("<!-- /taskrun:evidence -->")
+    table = [line for line in lines[start:end] if line.startswith("| ")]
+    if not table:
+        return []
+    header = [cell.strip() for cell in table[0].strip("|").split(" | ")]
+    return [
+        dict(zip(header, (cell.strip() for cell in line.strip("|").split(" | ")), strict=True))
+        for line in table[2:]
+    ]

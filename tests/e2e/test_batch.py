@@ -160,7 +160,10 @@ def test_a_nightly_timer_reports_regressions_and_recoveries(
     assert second.returncode == 0, second.stdout + second.stderr
     assert task_bytes(batch_project) == settled
     assert len(inbox.posts) == posts_after_first
-    second_run = batch_project.run_json("B-1")["run_id"]
+    # The unchanged second run was not written: the task file still records the first run,
+    # and that record is what the next run is compared with.
+    recorded_run = batch_project.run_json("B-1", 0)["run_id"]
+    assert batch_project.run_json("B-1", 1)["run_id"] != recorded_run
 
     # host2 breaks (its port now refuses): a regression, named, recorded, notified.
     healthy = batch_project.inventory.read_text()
@@ -174,11 +177,11 @@ def test_a_nightly_timer_reports_regressions_and_recoveries(
     third = batch_project.run(*args)
     assert third.returncode == 3, third.stdout + third.stderr
     output = third.stdout + third.stderr
-    assert f"regressed since {second_run}" in output
+    assert f"regressed since {recorded_run}" in output
     assert "host2 answers" in output
     b1_text = b1.read_text()
     regression_item = change_log_items(b1_text)[-1]
-    assert "host2 answers" in regression_item and second_run in regression_item
+    assert "host2 answers" in regression_item and recorded_run in regression_item
     assert status_field(b1_text, "Current Status") == "Complete"  # no --set-status
     assert task_bytes(batch_project)["B-2.md"] == settled["B-2.md"]  # B-2 did not change
     assert len(inbox.posts) == posts_after_first + 1

@@ -157,6 +157,38 @@ def test_validate_writes_a_status_field_and_the_evidence_into_the_validation_sec
     assert path.read_text().count("<!-- taskrun:evidence -->") == 1
 
 
+def test_a_status_field_files_evidence_is_the_record_for_check_and_hand_edits(
+    project: Project,
+) -> None:
+    # The evidence block of a `**Status**:` file sits in its validation section, not in a
+    # Status Tracking section: `--check`, the regression reference and the hand-edit refusal
+    # (issue 15) read it there too.
+    path = project.write_task("OPS-900.md", STATUS_AT_TOP)
+    assert project.run("validate", "OPS-900").returncode == 0
+    recorded = project.run_json("OPS-900")["run_id"]
+    check = project.run("validate", "OPS-900", "--check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    again = project.run("validate", "--all")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"outcome unchanged since {recorded}" in again.stderr
+    text = path.read_text()
+    edited = text.replace("| The shell works |", "| The shell works (checked by hand) |")
+    assert edited != text
+    path.write_text(edited)
+    check = project.run("validate", "OPS-900", "--check")
+    assert check.returncode == 4
+    assert "evidence block edited by hand" in check.stderr
+    refused = project.run("validate", "OPS-900")
+    assert refused.returncode == 5
+    assert "edited by hand" in refused.stderr and "--apply --force" in refused.stderr
+    assert path.read_text() == edited
+    run_id = project.run_json("OPS-900")["run_id"]
+    forced = project.run("report", "OPS-900", "--run", run_id, "--apply", "--force")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert f"run `{run_id}`" in path.read_text()
+    assert "(checked by hand)" not in path.read_text()
+
+
 PREFLIGHT = md(
     """
     # Task: Raise a limit
@@ -204,6 +236,25 @@ def test_pre_runs_only_the_pre_flight_checks_and_never_writes_the_task_file(
     proc = project.run("validate", "OPS-901")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert [c["label"] for c in project.run_json("OPS-901")["checks"]] == ["The limit is raised"]
+    assert "**Status**: Complete" in path.read_text()
+
+
+def test_report_apply_writes_the_validation_and_never_a_pre_flight_run(
+    project: Project,
+) -> None:
+    # `report --apply` judges a kept run against the checks a validate run plans: the
+    # pre-flight checks are not among them, and a `--pre` run is never written.
+    path = project.write_task("OPS-901.md", PREFLIGHT)
+    before = path.read_bytes()
+    assert project.run("validate", "OPS-901", "--pre").returncode == 0
+    pre_run = project.run_json("OPS-901")["run_id"]
+    refused = project.run("report", "OPS-901", "--run", pre_run, "--apply")
+    assert refused.returncode == 2
+    assert "pre-flight checks (--pre)" in refused.stderr
+    assert path.read_bytes() == before
+    assert project.run("validate", "OPS-901", "--no-write").returncode == 0
+    applied = project.run("report", "OPS-901", "--apply")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "**Status**: Complete" in path.read_text()
 
 

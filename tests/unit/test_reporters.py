@@ -137,6 +137,6 @@ def test_prune_removes_only_old_runs(tmp_path: Path) -> None:
     for run_id in ("20260101T000000Z", "20261120T000000Z"):
         (tmp_path / "ENG-001" / run_id).mkdir(parents=True)
     now = datetime(2026, 11, 24, tzinfo=UTC).timestamp()
-    removed = prune_runs(tmp_path, days=30, now=now)
+    removed = prune_runs(tmp_path, days=30, now=now).removed
     assert [p.name for p in removed] == ["20260101T000000Z"]
     assert (tmp_path / "ENG-001" / "20261120T000000Z").is_dir()

@@ -275,7 +275,9 @@ def test_a_hand_edited_evidence_block_is_refused() -> None:
     assert once is not None
     edited = once.replace("| pass |", "| PASS (checked by Ann) |")
     line = edited.splitlines().index("<!-- taskrun:evidence -->") + 1
-    with pytest.raises(WriteBackRefused, match=rf"edited by hand \(line {line}\); remove it"):
+    with pytest.raises(
+        WriteBackRefused, match=rf"\({line}\): the evidence block was edited by hand.*--force"
+    ):
         write(edited, run((FAIL,), run_id="20261125T000000Z"))
 
 
