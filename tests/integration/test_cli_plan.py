@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CORPUS_TASKS, REPO, corpus_markdown_files
+from tests.generations import GEN_TASKS
 
 
 def taskrun(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 60):
@@ -139,7 +140,7 @@ def test_missing_file_directory_and_unknown_id(tmp_path: Path) -> None:
     for args, message in (
         (("plan", str(tmp_path / "nope.md")), "nope.md: no such file"),
         (("plan", str(tmp_path)), "is a directory"),
-        (("plan", "ENG-999", "--tasks", str(CORPUS_TASKS)), "ENG-999"),
+        (("plan", "ENG-999", "--tasks", str(GEN_TASKS)), "ENG-999"),
     ):
         proc = taskrun(*args)
         assert proc.returncode == 2, proc.stderr
