@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from runner.errors import InputError
 from runner.markdown.document import parse_document
+from runner.markdown.writeback import render_write_back
 from runner.models import RunRecord
 from tests.faults.mutations import SAFE_TOKENS, budget, mutated, run_ids, run_records
 from tests.faults.test_fuzz_parser import RAW_BYTES, SPLICED, parse_or_input_error
@@ -123,3 +124,39 @@ def test_nul_in_a_reason_is_escaped_not_refused() -> None:
 def test_surrogate_in_a_reason_does_not_crash_the_write_back() -> None:
     record = _failing_record("printed a failure marker: ❌ bad \udcff")
     assert write_back_property(ENG_002, record, "20261125T000000Z") == "written twice"
+
+
+ORC_02 = (GEN_TASKS / "Orchestrator Tasks" / "02_Require_Scheduler_Token.md").read_bytes()
+
+
+@pytest.mark.parametrize("character", ["\x85", "\xa0", "\u2028", "\x0c"], ids=repr)
+def test_a_line_python_calls_blank_but_markdown_does_not_after_the_change_log(
+    character: str,
+) -> None:
+    """Found by this fuzz test: `str.strip()` empties a line of U+0085 (or NBSP, U+2028, a form
+    feed) while CommonMark reads it as text that goes on the last Change Log item. The new item
+    used to be put between the two, taking that line over (for U+0085 the self-check then
+    refused the write as "a taskrun bug"); it belongs after it."""
+    item = b"- 2026-03-02 - Task created.\n"
+    odd = character.encode() + b"\n"
+    assert ORC_02.count(item) == 1
+    data = ORC_02.replace(item, item + odd)
+    record = _failing_record("exit 1")
+    assert write_back_property(data, record, "20261125T000000Z") == "written twice"
+    text = render_write_back(parse_document(data, "t.md"), record, today="2026-11-24")
+    assert text is not None
+    assert item + odd + b"- 2026-11-24 - Validation 0/1 passed" in text.encode()
+
+
+@pytest.mark.parametrize("character", ["\x85", "\xa0", "\u2028", "\x0c"], ids=repr)
+def test_such_a_line_where_a_status_field_was_does_not_upset_the_self_check(
+    character: str,
+) -> None:
+    """Found by this fuzz test while fixing the one above: the missing Current Status field is
+    added after the others, and the odd line above them stays where it was."""
+    field = b"**Current Status:** Not Started  \n"
+    assert ORC_02.count(field) == 1
+    data = ORC_02.replace(field, character.encode() + b"\n")
+    assert write_back_property(data, _failing_record("exit 1"), "20261125T000000Z") == (
+        "written twice"
+    )
