@@ -38,12 +38,15 @@ _YAML_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 def decode_yaml(data: bytes, *, path: str) -> str:
     """UTF-8 text without its BOM; bad UTF-8 names the line and the byte offset."""
+    # The BOM comes off first: "utf-8-sig" counts an error's offset from after it.
+    bom = len(UTF8_BOM) if data.startswith(UTF8_BOM) else 0
     try:
-        return data.decode("utf-8-sig")
+        return data[bom:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        head = data[: exc.start].decode("utf-8-sig")
+        offset = bom + exc.start
+        head = data[bom:offset].decode("utf-8")
         raise InputError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            f"not UTF-8 text (byte 0x{data[offset]:02x} at offset {offset})",
             path=path,
             line=_line_at(head, len(head)),
         ) from None

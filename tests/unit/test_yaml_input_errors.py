@@ -1,5 +1,6 @@
-"""A value whose explicit tag cannot take it is an InputError at its line, whatever error PyYAML
-raises for it inside (`!!bool maybe` is a KeyError there). Found by test_fuzz_yaml.py."""
+"""YAML input test_fuzz_yaml.py found crashing instead of giving an InputError at its line: a
+value whose explicit tag cannot take it (`!!bool maybe` is a KeyError inside PyYAML), and bad
+UTF-8 after a BOM."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import yaml
 
 from runner.errors import InputError
 from runner.inventory import load_inventory
-from runner.yamlnodes import construct_value
+from runner.yamlnodes import construct_value, decode_yaml
 
 
 @pytest.mark.parametrize(
@@ -50,3 +51,21 @@ def test_inventories_with_such_a_value_are_refused_at_its_line(
     with pytest.raises(InputError) as caught:
         load_inventory(path, home=tmp_path)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "offset", "line"),
+    [
+        (b"\xef\xbb\xbf: \xff", 5, 1),
+        (b"\xef\xbb\xbfa: 1\nb: \xc3", 11, 2),
+        (b"a: 1\nb: \xff\n", 8, 2),
+    ],
+)
+def test_bad_utf8_names_its_byte_and_line_with_or_without_a_bom(
+    data: bytes, offset: int, line: int
+) -> None:
+    with pytest.raises(InputError) as caught:
+        decode_yaml(data, path="inventory.yaml")
+    assert f"at offset {offset})" in str(caught.value)
+    assert f"byte 0x{data[offset]:02x}" in str(caught.value)
+    assert caught.value.line == line
