@@ -635,10 +635,18 @@ def _outside_owned(text: str, owned: set[int]) -> list[tuple[str, str, str]]:
             if solid and all(i in owned for i in solid):
                 continue
             parts = content.split("\n")
-            width = span[1] - span[0]
+            first, last = span
+            if token.type == "inline":
+                # markdown-it-py strips a paragraph's content, whole lines of such characters at
+                # its ends included: the parts line up with the lines that are left.
+                while first < last and first < len(lines) and not lines[first].strip():
+                    first += 1
+                while last > first and last - 1 < len(lines) and not lines[last - 1].strip():
+                    last -= 1
+            width = last - first
             if content and any(i in owned for i in solid) and len(parts) >= width:
                 content = "\n".join(
-                    p for n, p in enumerate(parts) if n >= width or span[0] + n not in owned
+                    p for n, p in enumerate(parts) if n >= width or first + n not in owned
                 )
         if token.type == "inline":
             # markdown-it drops a paragraph's trailing spaces only on its last line: a field line

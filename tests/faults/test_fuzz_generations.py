@@ -160,3 +160,26 @@ def test_such_a_line_where_a_status_field_was_does_not_upset_the_self_check(
     assert write_back_property(data, _failing_record("exit 1"), "20261125T000000Z") == (
         "written twice"
     )
+
+
+ORC_06 = (GEN_TASKS / "Orchestrator Tasks" / "06_Share_Scheduler_Config.md").read_bytes()
+
+
+@pytest.mark.parametrize("character", ["\x85", "\xa0", "\u2028", "\x0c"], ids=repr)
+def test_such_a_line_ending_the_status_paragraph_does_not_upset_the_self_check(
+    character: str,
+) -> None:
+    """Found by this fuzz test: Current Status missing (a line of the person's own in its place)
+    and such a line after the last field. markdown-it-py strips that line off the paragraph's
+    content, so the self-check lined the content up with the wrong lines and refused the write
+    as "a taskrun bug"."""
+    field = b"**Current Status:** Not Started  \n"
+    end = b"**Last Updated:** 2026-03-02  \n\n### Change Log"
+    assert ORC_06.count(field) == 1 and ORC_06.count(end) == 1
+    odd = character.encode()
+    data = ORC_06.replace(field, b"Reviewed with the on-call lead.  \n").replace(
+        end, end.replace(b"\n\n", b"\n" + odd + b"\n")
+    )
+    assert write_back_property(data, _failing_record("exit 1"), "20261125T000000Z") == (
+        "written twice"
+    )
