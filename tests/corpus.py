@@ -5,7 +5,8 @@ nothing beside it has none. A test that reads it asks for the `corpus_dir` fixtu
 `needs_corpus`, or calls `require_corpus()`: where the folder is missing the test skips and names
 it; with TASKRUN_REQUIRE_CORPUS=1 (CI, which has `../shared`) it fails instead, as
 TASKRUN_REQUIRE_SSHD and TASKRUN_REQUIRE_GATEWAY do for their tools. Every behaviour these tests
-cover is covered again, over the team's own fixtures, by the tests of tests/generations.py.
+cover is covered again over the team's own fixtures (tests/generations.py), by twins named
+after them (test_generations_*.py, test_lint_generations.py, test_writeback_generations.py, …).
 """
 
 from __future__ import annotations
