@@ -153,7 +153,7 @@ async def test_pipefail_fails_curl_into_jq_and_passes_yes_into_head(log_dir: Pat
 async def test_timeout_kills_the_tree_and_stops_the_block(log_dir: Path) -> None:
     started = time.monotonic()
     results = await run(
-        check("slow", "echo partial; sleep 300", directives=Directives(timeout=2)),
+        check("slow", f"echo partial; sleep {SLEEP_300}", directives=Directives(timeout=2)),
         check("next", "echo next"),
         log_dir=log_dir,
     )
@@ -537,6 +537,11 @@ def test_sudo_never_prompts_and_is_an_error(user_without_sudo: str) -> None:
     assert all(o[2] < 10 for o in outcomes)
 
 
+# 300 s, spelt so that no other process on the machine has the same argv (other checkouts
+# run this suite on the same machine at the same time).
+SLEEP_300 = f"300.{os.getpid():07d}"
+
+
 def _sleep_300_processes() -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -547,6 +552,6 @@ def _sleep_300_processes() -> list[int]:
             state = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
         except OSError:
             continue
-        if argv[:2] == [b"sleep", b"300"] and state != b"Z":
+        if argv[:2] == [b"sleep", SLEEP_300.encode()] and state != b"Z":
             found.append(int(entry))
     return found
