@@ -229,7 +229,10 @@ def resolve_task(query: str, *, dirs: Sequence[Path], cwd: Path) -> TaskRef:
     text = query.strip()
     if not text:
         raise InputError("no task given (a Task ID, FOLDER/ID or a path)")
-    candidate = cwd / Path(text).expanduser()
+    try:
+        candidate = cwd / Path(text).expanduser()
+    except RuntimeError:  # `~name/…` for a user this machine does not have: taken as written
+        candidate = cwd / text
     if _exists(candidate):
         return _resolve_path(candidate, cwd)
     if text.lower().endswith(".md"):
