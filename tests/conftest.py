@@ -4,19 +4,12 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-CORPUS = SHARED / "corpus"
-CORPUS_TASKS = CORPUS / "hx-infrastructure" / "api-gateway" / "x-Tasks"
+from tests.corpus import CORPUS, CORPUS_TASKS, REPO, SHARED, corpus_markdown_files, require_corpus
 
-
-def corpus_markdown_files() -> list[Path]:
-    """Every Markdown file of the real task folder (tasks and non-tasks), sorted."""
-    return sorted(CORPUS_TASKS.rglob("*.md"))
+__all__ = ["CORPUS", "CORPUS_TASKS", "REPO", "SHARED", "corpus_markdown_files"]
 
 
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
-    if not CORPUS_TASKS.is_dir():
-        pytest.skip(f"the shared corpus is missing at {CORPUS_TASKS}")
-    return CORPUS_TASKS
+    """The real task folder; skips (fails under TASKRUN_REQUIRE_CORPUS=1) where it is missing."""
+    return require_corpus()

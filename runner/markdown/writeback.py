@@ -410,10 +410,17 @@ def _block_end(tokens: Sequence[Any], line: int, total: int) -> int:
     return min(line + 1, total)
 
 
+def _blank(line: str) -> bool:
+    """Blank as Markdown sees a line: nothing but spaces and tabs. `str.strip()` also drops
+    U+0085, U+00A0, U+2028, form feeds …, which CommonMark reads as text (such a line goes on
+    the paragraph or list item above it)."""
+    return not line.strip(" \t")
+
+
 def _last_content_line(lines: Sequence[str], start: int, end: int) -> int:
     last = start
     for i in range(start, min(end, len(lines))):
-        if lines[i].strip():
+        if not _blank(lines[i]):
             last = i
     return last
 
@@ -461,7 +468,7 @@ def _change_log_item(doc: TaskDocument, today: str, text: str) -> tuple[str, boo
         item = f"{bullet}**{today}**: {text}"
     if all(i.text.endswith("  ") for i in items):
         item += "  "
-    loose = len(items) >= 2 and not doc.lines[items[-1].line - 1].strip()
+    loose = len(items) >= 2 and _blank(doc.lines[items[-1].line - 1])
     return item, loose
 
 
@@ -547,7 +554,7 @@ def _status_section_edits(doc: TaskDocument, plan: _Plan, today: str) -> list[_E
         edits.append(_Edit(evidence.start_line, evidence.end_line + 1, tuple(plan.evidence)))
         if log_lines:
             at = evidence.end_line + 1
-            tail = () if at >= len(lines) or not lines[at].strip() else ("",)
+            tail = () if at >= len(lines) or _blank(lines[at]) else ("",)
             edits.append(_Edit(at, at, ("", *log_lines, *tail), order=2))
     else:
         if last_field >= 0:
@@ -560,11 +567,11 @@ def _status_section_edits(doc: TaskDocument, plan: _Plan, today: str) -> list[_E
         block = list(plan.evidence)
         if log_lines:
             block += ["", *log_lines]  # a new Change Log goes right after the new block
-        if at < len(lines) and not lines[at].strip():
+        if at < len(lines) and _blank(lines[at]):
             at += 1  # reuse the blank line already there
         else:
             block.insert(0, "")
-        if at >= len(lines) or lines[at].strip():
+        if at >= len(lines) or not _blank(lines[at]):
             block.append("")
         edits.append(_Edit(at, at, tuple(block), order=1))
 
@@ -577,7 +584,7 @@ def _status_section_edits(doc: TaskDocument, plan: _Plan, today: str) -> list[_E
         item, _ = _change_log_item(doc, today, plan.log_text)
         at = log.heading_line + 1
         pad = ("",) if not _is_c_style(doc) else ()
-        after = () if at >= len(lines) or not lines[at].strip() else ("",)
+        after = () if at >= len(lines) or _blank(lines[at]) else ("",)
         edits.append(_Edit(at, at, (*pad, item, *after), order=2))
     return edits
 
@@ -601,7 +608,7 @@ def _status_field_edits(doc: TaskDocument, plan: _Plan, record: RunRecord) -> li
     after = _evidence_anchor(doc, record, lines)
     at = after + 1
     block_lines = ["", *plan.evidence]
-    if at < len(lines) and lines[at].strip():
+    if at < len(lines) and not _blank(lines[at]):
         block_lines.append("")
     edits.append(_Edit(at, at, tuple(block_lines), order=1))
     return edits
@@ -622,7 +629,7 @@ def _evidence_anchor(doc: TaskDocument, record: RunRecord, lines: Sequence[str])
             continue
         outer = min(holding, key=lambda s: (s.level, s.line))
         end = min(outer.span.end, len(lines)) - 1
-        while end > line and (not lines[end].strip() or _THEMATIC_BREAK.match(lines[end])):
+        while end > line and (_blank(lines[end]) or _THEMATIC_BREAK.match(lines[end])):
             end -= 1
         return end
     assert doc.status_field is not None
@@ -654,20 +661,20 @@ def _new_section_edit(doc: TaskDocument, plan: _Plan, today: str) -> _Edit:
     target = next((h for h in doc.headings if h.level == 2 and h.name in _PLACE_BEFORE), None)
     uses_breaks = any(_THEMATIC_BREAK.match(line) for line in lines)
     if target is None:
-        before = [] if not lines or not lines[-1].strip() else [""]
+        before = [] if not lines or _blank(lines[-1]) else [""]
         ends_with_break = _break_before(lines, len(lines))
         breaks = ["---", ""] if uses_breaks and not ends_with_break else []
         return _Edit(len(lines), len(lines), (*before, *breaks, *section))
     at = target.line
     if uses_breaks and _break_before(lines, target.line):
         return _Edit(at, at, (*section, "", "---", ""))
-    before = [] if at == 0 or not lines[at - 1].strip() else [""]
+    before = [] if at == 0 or _blank(lines[at - 1]) else [""]
     return _Edit(at, at, (*before, *section, ""))
 
 
 def _break_before(lines: Sequence[str], heading: int) -> bool:
     i = heading - 1
-    while i >= 0 and not lines[i].strip():
+    while i >= 0 and _blank(lines[i]):
         i -= 1
     return i >= 0 and bool(_THEMATIC_BREAK.match(lines[i]))
 
@@ -699,14 +706,24 @@ def _outside_owned(text: str, owned: set[int]) -> list[tuple[str, str, str]]:
                 parents.append(span)
         content = token.content
         if span is not None:
+            # str.strip(), not _blank(): markdown-it-py strips such characters (U+2028, NBSP,
+            # …) off a paragraph's ends, so a line of them adds nothing to the content compared.
             solid = [i for i in range(span[0], span[1]) if i < len(lines) and lines[i].strip()]
             if solid and all(i in owned for i in solid):
                 continue
             parts = content.split("\n")
-            width = span[1] - span[0]
+            first, last = span
+            if token.type == "inline":
+                # markdown-it-py strips a paragraph's content, whole lines of such characters at
+                # its ends included: the parts line up with the lines that are left.
+                while first < last and first < len(lines) and not lines[first].strip():
+                    first += 1
+                while last > first and last - 1 < len(lines) and not lines[last - 1].strip():
+                    last -= 1
+            width = last - first
             if content and any(i in owned for i in solid) and len(parts) >= width:
                 content = "\n".join(
-                    p for n, p in enumerate(parts) if n >= width or span[0] + n not in owned
+                    p for n, p in enumerate(parts) if n >= width or first + n not in owned
                 )
         if token.type == "inline":
             # markdown-it drops a paragraph's trailing spaces only on its last line: a field line

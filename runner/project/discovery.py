@@ -318,7 +318,10 @@ def resolve_task(
     text = query.strip()
     if not text:
         raise InputError("no task given (a Task ID, FOLDER/ID or a path)")
-    candidate = cwd / Path(text).expanduser()
+    try:
+        candidate = cwd / Path(text).expanduser()
+    except RuntimeError:  # `~name/…` for a user this machine does not have: taken as written
+        candidate = cwd / text
     if _exists(candidate):
         return _resolve_path(candidate, cwd, validation_sections)
     if text.lower().endswith(".md"):

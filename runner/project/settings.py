@@ -81,7 +81,11 @@ def _as_path(value: object, base: Path) -> Path:
         raw = value.strip()
     else:
         raise _Invalid(f"expected a path, got {_shown(value)}")
-    return Path(os.path.normpath(base / Path(raw).expanduser()))
+    try:
+        path = Path(raw).expanduser()
+    except RuntimeError:  # `~name` for a user this machine does not have
+        raise _Invalid(f"expected a path, got {_shown(value)} (no such user's home)") from None
+    return Path(os.path.normpath(base / path))
 
 
 def _as_paths(value: object, base: Path) -> tuple[Path, ...]:

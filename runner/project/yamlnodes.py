@@ -157,7 +157,7 @@ class _SafeValues(SafeConstructor):
     def construct_object(self, node: yaml.Node, deep: bool = False) -> object:
         try:
             return super().construct_object(node, deep=deep)
-        except (ValueError, TypeError, AttributeError, OverflowError):
+        except (ValueError, TypeError, AttributeError, OverflowError, KeyError):
             shown = node.value if isinstance(node, yaml.ScalarNode) else "this value"
             problem = f"not a valid {_short_tag(node.tag)} value: {_shorten(shown)!r}"
             raise ConstructorError(None, None, problem, node.start_mark) from None

@@ -87,9 +87,7 @@ def test_lint_of_the_repository_example_is_clean() -> None:
     assert re.search(r": (error|warning) ", proc.stdout) is None, proc.stdout
 
 
-def test_lint_all_of_the_corpus_finds_errors(project: Project) -> None:
-    if not CORPUS_TASKS.is_dir():
-        pytest.skip(f"the shared corpus is missing at {CORPUS_TASKS}")
+def test_lint_all_of_the_corpus_finds_errors(corpus_dir: Path, project: Project) -> None:
     proc = project.run("lint", "--all", "--tasks", str(CORPUS_TASKS), "--json")
     assert proc.returncode == 1, proc.stderr
     document = json.loads(proc.stdout)

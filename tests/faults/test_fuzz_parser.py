@@ -13,6 +13,7 @@ from runner.errors import InputError
 from runner.markdown.document import parse_document
 from runner.markdown.evidence_block import EVIDENCE_END, EVIDENCE_START
 from runner.models import TaskDocument
+from tests.corpus import needs_corpus
 from tests.faults.mutations import (
     ALL_TOKENS,
     budget,
@@ -93,6 +94,7 @@ def assert_consistent(doc: TaskDocument, data: bytes) -> None:
 # --------------------------------------------------------------------------- the corpus itself
 
 
+@needs_corpus
 def test_every_corpus_file_parses_consistently() -> None:
     assert len(SEEDS) >= 44
     for name, data in SEEDS:
@@ -107,12 +109,14 @@ RAW_BYTES = st.binary(max_size=400)
 SPLICED = st.lists(st.sampled_from(ALL_TOKENS), max_size=30).map(b"".join)
 
 
+@needs_corpus
 @budget(1500)
 @given(CORPUS_MUTATIONS)
 def test_mutated_corpus_files_parse_or_give_input_error(data: bytes) -> None:
     parse_or_input_error(data)
 
 
+@needs_corpus
 @budget(3000)
 @given(WINDOWED_MUTATIONS)
 def test_mutated_corpus_windows_parse_or_give_input_error(data: bytes) -> None:
@@ -125,6 +129,7 @@ def test_arbitrary_bytes_parse_or_give_input_error(data: bytes) -> None:
     parse_or_input_error(data)
 
 
+@needs_corpus
 @pytest.mark.slow
 @budget(40_000)
 @given(st.one_of(CORPUS_MUTATIONS, WINDOWED_MUTATIONS, RAW_BYTES, SPLICED))

@@ -17,6 +17,7 @@ from runner.errors import InputError, WriteBackRefused
 from runner.markdown.document import parse_document
 from runner.markdown.writeback import owned_line_numbers, render_write_back
 from runner.models import CheckResult, RunRecord, TaskDocument
+from tests.corpus import needs_corpus
 from tests.faults.mutations import (
     SAFE_TOKENS,
     budget,
@@ -129,6 +130,7 @@ def write_back_cases(draw: st.DrawFn, max_mutations: int) -> tuple[bytes, RunRec
 # --------------------------------------------------------------------------- the corpus itself
 
 
+@needs_corpus
 def test_every_corpus_task_writes_back_locally_and_idempotently() -> None:
     assert len(TASKS) == 28
     record = RunRecord(
@@ -149,6 +151,7 @@ def test_every_corpus_task_writes_back_locally_and_idempotently() -> None:
 # --------------------------------------------------------------------------- fuzzing
 
 
+@needs_corpus
 @budget(700)
 @given(write_back_cases(max_mutations=4))
 def test_write_back_of_mutated_tasks_is_local_and_idempotent(
@@ -157,6 +160,7 @@ def test_write_back_of_mutated_tasks_is_local_and_idempotent(
     write_back_property(*case)
 
 
+@needs_corpus
 @pytest.mark.slow
 @budget(10_000)
 @given(write_back_cases(max_mutations=8))
@@ -197,6 +201,7 @@ def _failing_record(reason: str) -> RunRecord:
     )
 
 
+@needs_corpus
 @pytest.mark.parametrize("style", ["all CR", "one stray CR"])
 def test_cr_line_endings_write_back(style: str) -> None:
     data = _corpus("ENG-002-Implement-Services-Module.md")
@@ -220,12 +225,14 @@ def test_unclosed_fence_at_the_end_is_refused_with_a_clear_message() -> None:
     assert "(5)" in message or "line 5" in message
 
 
+@needs_corpus
 def test_nul_in_a_reason_is_escaped_not_refused() -> None:
     data = _corpus("ENG-002-Implement-Services-Module.md")
     record = _failing_record("printed a failure marker: ❌ bad\x00byte")
     assert write_back_property(data, record, "20261125T000000Z") == "written twice"
 
 
+@needs_corpus
 def test_surrogate_in_a_reason_does_not_crash_the_write_back() -> None:
     data = _corpus("ENG-002-Implement-Services-Module.md")
     record = _failing_record("printed a failure marker: ❌ bad \udcff")

@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 
 from runner.markdown.document import parse_document
-from tests.conftest import CORPUS_TASKS
 from tests.e2e.conftest import (
     CLI_TIMEOUT_S,
     Project,
@@ -35,6 +34,7 @@ from tests.e2e.conftest import (
     task_markdown,
     wait_until,
 )
+from tests.generations import GEN_TASKS
 
 TASK_ID = "T-1"
 # Odd durations: no other process on the machine runs exactly this argv.
@@ -398,9 +398,9 @@ NOTE_PARAGRAPH = (
 
 
 def big_task_text(target_bytes: int) -> str:
-    """The real template, filled in, with BIG_COMMANDS Test Commands and ~`target_bytes` of
-    Notes (paragraphs, headings and small lists)."""
-    template = (CORPUS_TASKS / "task-template.md").read_text(encoding="utf-8")
+    """The team's template (the fixture), filled in, with BIG_COMMANDS Test Commands and
+    ~`target_bytes` of Notes (paragraphs, headings and small lists)."""
+    template = (GEN_TASKS / "task-template.md").read_text(encoding="utf-8")
     text = (
         template.replace("[Task Title]", "Ten megabytes of notes")
         .replace("`[e.g., ENG-001]`", "`BIG-1`")
@@ -424,14 +424,12 @@ def big_task_text(target_bytes: int) -> str:
         part = f"{heading}{NOTE_PARAGRAPH}{NOTE_PARAGRAPH}\n{listing}"
         parts.append(part)
         size += len(part.encode())
-    placeholder = "- [Any additional comments, blockers, or important information.]"
+    placeholder = "- [Open questions, and anything the next person should know.]"
     assert placeholder in text
     return text.replace(placeholder, "".join(parts).rstrip("\n"))
 
 
 def test_a_10_mb_task_file_plans_and_validates_in_seconds(project: Project) -> None:
-    if not CORPUS_TASKS.is_dir():
-        pytest.skip(f"the shared corpus is missing at {CORPUS_TASKS}")
     task = project.write_task("BIG.md", big_task_text(10 * 1000 * 1000))
     before = task.read_bytes()
     assert len(before) >= 10_000_000

@@ -14,6 +14,7 @@ import pytest
 from runner.markdown.evidence_block import EVIDENCE_END, EVIDENCE_START
 from runner.markdown.writeback import owned_line_numbers, render_write_back
 from runner.models import TaskDocument
+from tests.corpus import corpus_params, needs_corpus
 from tests.golden.writeback_records import (
     CORPUS_TASKS,
     GOLDEN,
@@ -35,6 +36,7 @@ def _render(data: bytes, path: str, **kwargs: object) -> bytes | None:
     return None if text is None else text.encode("utf-8")
 
 
+@needs_corpus
 @pytest.mark.parametrize("template", sorted(GOLDEN_SOURCES))
 def test_golden_output_matches_byte_for_byte(template: str) -> None:
     source = CORPUS_TASKS / GOLDEN_SOURCES[template]
@@ -80,8 +82,10 @@ def _lines_taken_away(old: list[bytes], new: list[bytes]) -> list[int]:
 TASK_FILES = corpus_task_files()
 
 
-@pytest.mark.parametrize("path", TASK_FILES, ids=lambda p: p.relative_to(CORPUS_TASKS).as_posix())
-def test_every_corpus_task_changes_only_owned_lines(path: Path) -> None:
+@pytest.mark.parametrize(
+    "path", corpus_params(TASK_FILES, ids=lambda p: p.relative_to(CORPUS_TASKS).as_posix())
+)
+def test_every_corpus_task_changes_only_owned_lines(corpus_dir: Path, path: Path) -> None:
     data = path.read_bytes()
     doc = parse(data, str(path))
     new = _render(data, str(path))
@@ -123,6 +127,7 @@ def _shifted(old: TaskDocument, new: TaskDocument) -> tuple:
     return old.code_blocks
 
 
+@needs_corpus
 @pytest.mark.parametrize("template", sorted(GOLDEN_SOURCES))
 def test_applying_the_same_run_twice_equals_once(template: str) -> None:
     source = CORPUS_TASKS / GOLDEN_SOURCES[template]
@@ -131,6 +136,7 @@ def test_applying_the_same_run_twice_equals_once(template: str) -> None:
     assert _render(once, str(source)) is None
 
 
+@needs_corpus
 @pytest.mark.parametrize("template", sorted(GOLDEN_SOURCES))
 def test_a_second_run_adds_exactly_one_change_log_item(template: str) -> None:
     source = CORPUS_TASKS / GOLDEN_SOURCES[template]

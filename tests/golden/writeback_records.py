@@ -1,4 +1,4 @@
-"""Fixed run records and corpus helpers shared by the write-back tests."""
+"""Fixed run records and corpus (and fixture) helpers shared by the write-back tests."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from runner.markdown.document import parse_document
 from runner.models import CheckResult, RunRecord, Status, TaskDocument
+from tests import generations
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS_TASKS = REPO.parent / "shared" / "corpus" / "hx-infrastructure" / "api-gateway" / "x-Tasks"
@@ -105,6 +106,15 @@ def corpus_task_files() -> list[Path]:
 
 def copy_corpus(relative: str, folder: Path) -> Path:
     source = CORPUS_TASKS / relative
+    target = folder / source.name
+    shutil.copyfile(source, target)
+    return target
+
+
+def copy_task(template: str, folder: Path) -> Path:
+    """A copy of the team's own fixture of template generation "A", "B" or "C" (C's has no
+    final newline, like the corpus's), for tests that only need a task file on disk."""
+    source = generations.GEN_TASKS / generations.GOLDEN_SOURCES[template]
     target = folder / source.name
     shutil.copyfile(source, target)
     return target

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CORPUS_TASKS, REPO, corpus_markdown_files
+from tests.corpus import corpus_params
+from tests.generations import GEN_TASKS
 
 
 def taskrun(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 60):
@@ -65,10 +67,9 @@ def test_plan_table_is_readable_text() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [p for p in corpus_markdown_files()],
-    ids=lambda p: p.relative_to(CORPUS_TASKS).as_posix(),
+    corpus_params(corpus_markdown_files(), ids=lambda p: p.relative_to(CORPUS_TASKS).as_posix()),
 )
-def test_every_corpus_file_plans_or_is_refused_as_not_a_task(path: Path) -> None:
+def test_every_corpus_file_plans_or_is_refused_as_not_a_task(corpus_dir: Path, path: Path) -> None:
     proc = taskrun("plan", str(path), "--json")
     text = path.read_text(encoding="utf-8")
     is_template_family = "Task ID" in text and "Status Tracking" in text
@@ -81,7 +82,7 @@ def test_every_corpus_file_plans_or_is_refused_as_not_a_task(path: Path) -> None
         assert "Traceback" not in proc.stderr
 
 
-def test_ambiguous_id_lists_both_candidates() -> None:
+def test_ambiguous_id_lists_both_candidates(corpus_dir: Path) -> None:
     proc = taskrun("plan", "ENG-005", "--tasks", str(CORPUS_TASKS))
     assert proc.returncode == 2
     assert "Refactor Tasks/05_Deprecate_Monolithic_Main.md" in proc.stderr
@@ -89,7 +90,7 @@ def test_ambiguous_id_lists_both_candidates() -> None:
     assert proc.stderr.count("\n") == 1, proc.stderr  # one line
 
 
-def test_folder_and_id_picks_one() -> None:
+def test_folder_and_id_picks_one(corpus_dir: Path) -> None:
     proc = taskrun("plan", "Refactor Tasks/ENG-005", "--tasks", str(CORPUS_TASKS), "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["task"]["path"].endswith("05_Deprecate_Monolithic_Main.md")
@@ -139,7 +140,7 @@ def test_missing_file_directory_and_unknown_id(tmp_path: Path) -> None:
     for args, message in (
         (("plan", str(tmp_path / "nope.md")), "nope.md: no such file"),
         (("plan", str(tmp_path)), "is a directory"),
-        (("plan", "ENG-999", "--tasks", str(CORPUS_TASKS)), "ENG-999"),
+        (("plan", "ENG-999", "--tasks", str(GEN_TASKS)), "ENG-999"),
     ):
         proc = taskrun(*args)
         assert proc.returncode == 2, proc.stderr

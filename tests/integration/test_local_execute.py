@@ -153,7 +153,9 @@ async def test_timeout_kills_the_tree_and_the_block_goes_on(log_dir: Path) -> No
     started = time.monotonic()
     results = await run(
         check("setup", "X=kept", kind="setup"),
-        check("slow", "echo partial; sleep 300; echo more", directives=Directives(timeout=2)),
+        check(
+            "slow", f"echo partial; sleep {SLEEP_300}; echo more", directives=Directives(timeout=2)
+        ),
         check("next", 'echo "next $X"'),
         log_dir=log_dir,
     )
@@ -542,6 +544,11 @@ def test_sudo_never_prompts_and_is_an_error(user_without_sudo: str) -> None:
     assert all(o[2] < 10 for o in outcomes)
 
 
+# 300 s, spelt so that no other process on the machine has the same argv (other checkouts
+# run this suite on the same machine at the same time).
+SLEEP_300 = f"300.{os.getpid():07d}"
+
+
 def _sleep_300_processes() -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
@@ -552,6 +559,6 @@ def _sleep_300_processes() -> list[int]:
             state = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
         except OSError:
             continue
-        if argv[:2] == [b"sleep", b"300"] and state != b"Z":
+        if argv[:2] == [b"sleep", SLEEP_300.encode()] and state != b"Z":
             found.append(int(entry))
     return found

@@ -16,14 +16,14 @@ import pytest
 from runner.errors import WriteBackRefused
 from runner.evidence.taskfile import lock_path_for, read_snapshot, write_back
 from runner.markdown.writeback import render_write_back
-from tests.golden.writeback_records import GOLDEN_SOURCES, TODAY, copy_corpus, parse, record, result
+from tests.golden.writeback_records import GOLDEN_SOURCES, TODAY, copy_task, parse, record, result
 
 FORK = multiprocessing.get_context("fork")
 RUN_IDS = [f"20261124T1305{n:02d}Z" for n in range(10, 16)]
 
 
 def _task(tmp_path: Path, template: str = "A") -> Path:
-    return copy_corpus(GOLDEN_SOURCES[template], tmp_path)
+    return copy_task(template, tmp_path)
 
 
 def _run(run_id: str, *, task_id: str = "ENG-002", status: str = "pass"):
