@@ -12,8 +12,10 @@ from runner import __version__
 from runner.app.requests import (
     ConfigRequest,
     DemoRequest,
+    InitRequest,
     InventoryCheckRequest,
     LintRequest,
+    NewRequest,
     PlanRequest,
     ProjectFlags,
     ReportRequest,
@@ -367,6 +369,50 @@ def demo(
     """Run the whole job in a sandbox on this machine: SSH hosts, a gateway, Ollama stand-ins."""
 
     _call("demo", DemoRequest(keep=keep))
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path, typer.Argument(help="The project folder (default: this one; made if missing).")
+    ] = Path("."),
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite files that are already there.")
+    ] = False,
+) -> None:
+    """Start a project: taskrun.yaml, playbooks/ (inventory, Must-Pass playbooks), tasks/."""
+
+    _call("init", InitRequest(directory=directory, force=force))
+
+
+@app.command()
+def new(
+    title: Annotated[str, typer.Option("--title", help="The task's title.")],
+    component: Annotated[
+        list[str],
+        typer.Option(
+            "--component",
+            help="Where the task runs: an inventory component or global (repeatable).",
+        ),
+    ],
+    task_id: Annotated[
+        str | None, typer.Option("--id", help="Task ID (default: the next free ENG-NNN).")
+    ] = None,
+    tasks: TasksOpt = None,
+    playbooks: PlaybooksOpt = None,
+    inventory: InventoryOpt = None,
+) -> None:
+    """Write a new task from the team's template into the tasks folder."""
+
+    _call(
+        "new",
+        NewRequest(
+            title=title,
+            components=tuple(component),
+            task_id=task_id,
+            project=_project(tasks, playbooks, inventory),
+        ),
+    )
 
 
 @inventory_app.command("check")

@@ -113,6 +113,7 @@ def validate(
                 "(add a Component field, or default_component to taskrun.yaml)",
                 path=project.relpath(planned.path),
             )
+        project.require_known_components(planned.path, planned.doc, plan)
 
     def job(planned: PlannedTask) -> Callable[[Shared, Interrupt], object]:
         async def one(shared: Shared, interrupt: Interrupt) -> TaskRunOutcome:
