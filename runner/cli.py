@@ -100,6 +100,30 @@ def _project(
     )
 
 
+def _completion(function: str, incomplete: str, **given: Any) -> list[str]:
+    """Values for <Tab> from `runner.app.complete` (loaded on use, like a command)."""
+    module = importlib.import_module("runner.app.complete")
+    values: list[str] = getattr(module, function)(incomplete, **given)
+    return values
+
+
+def _complete_task(ctx: typer.Context, incomplete: str) -> list[str]:
+    return _completion("task_ids", incomplete, tasks=tuple(ctx.params.get("tasks") or ()))
+
+
+def _complete_component(ctx: typer.Context, incomplete: str) -> list[str]:
+    return _completion(
+        "component_names",
+        incomplete,
+        playbooks=ctx.params.get("playbooks"),
+        inventory=ctx.params.get("inventory"),
+    )
+
+
+def _complete_status(ctx: typer.Context, incomplete: str) -> list[str]:
+    return _completion("statuses", incomplete, tasks=tuple(ctx.params.get("tasks") or ()))
+
+
 def _reports(
     given: list[str] | None, *, junit: Path | None, prometheus: Path | None
 ) -> tuple[tuple[str, Path], ...]:
@@ -119,7 +143,12 @@ def _reports(
 
 @app.command()
 def plan(
-    task: Annotated[str, typer.Argument(help="Task ID (ENG-001), FOLDER/ID, or a path.")],
+    task: Annotated[
+        str,
+        typer.Argument(
+            help="Task ID (ENG-001), FOLDER/ID, or a path.", autocompletion=_complete_task
+        ),
+    ],
     json_out: JsonOpt = False,
     tasks: TasksOpt = None,
     playbooks: PlaybooksOpt = None,
@@ -140,15 +169,26 @@ def plan(
 
 @app.command()
 def validate(
-    task: Annotated[list[str] | None, typer.Argument(help="Task IDs, FOLDER/IDs or paths.")] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Argument(help="Task IDs, FOLDER/IDs or paths.", autocompletion=_complete_task),
+    ] = None,
     all_tasks: Annotated[
         bool, typer.Option("--all", help="Every task under the task dirs.")
     ] = False,
     status: Annotated[
-        list[str] | None, typer.Option("--status", help="With --all: tasks in this status.")
+        list[str] | None,
+        typer.Option(
+            "--status", help="With --all: tasks in this status.", autocompletion=_complete_status
+        ),
     ] = None,
     component: Annotated[
-        list[str] | None, typer.Option("--component", help="Only checks on this component.")
+        list[str] | None,
+        typer.Option(
+            "--component",
+            help="Only checks on this component.",
+            autocompletion=_complete_component,
+        ),
     ] = None,
     only: Annotated[
         str | None, typer.Option("--only", help="Only checks whose id/label/command has TEXT.")
@@ -248,7 +288,10 @@ def validate(
 
 @app.command()
 def lint(
-    task: Annotated[list[str] | None, typer.Argument(help="Task IDs, FOLDER/IDs or paths.")] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Argument(help="Task IDs, FOLDER/IDs or paths.", autocompletion=_complete_task),
+    ] = None,
     all_tasks: Annotated[
         bool, typer.Option("--all", help="Every task under the task dirs.")
     ] = False,
@@ -272,7 +315,10 @@ def lint(
 
 @app.command()
 def report(
-    task: Annotated[str | None, typer.Argument(help="Task ID, FOLDER/ID or path.")] = None,
+    task: Annotated[
+        str | None,
+        typer.Argument(help="Task ID, FOLDER/ID or path.", autocompletion=_complete_task),
+    ] = None,
     run: Annotated[
         str | None, typer.Option("--run", help="A RUN-ID (default: the latest).")
     ] = None,
@@ -393,6 +439,7 @@ def new(
         typer.Option(
             "--component",
             help="Where the task runs: an inventory component or global (repeatable).",
+            autocompletion=_complete_component,
         ),
     ],
     task_id: Annotated[
