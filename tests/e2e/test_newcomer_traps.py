@@ -204,6 +204,11 @@ def test_an_unknown_component_is_an_input_error_with_a_suggestion(project: Proje
     assert "did you mean api-gateway?" in proc.stderr
     assert path.read_bytes() == before and not project.run_dirs("UC-1")
 
+    batch = project.run("validate", "--all", "--no-write")  # one typo never stops a batch
+    assert batch.returncode == 3, batch.stdout + batch.stderr
+    assert "component api-gatway is not in the inventory" in batch.stdout
+    assert path.read_bytes() == before
+
     on = _task(project, "UC-2", bash_block("true", info="bash {on=lo,ghots}"))
     proc = project.run("validate", "UC-2")
     assert proc.returncode == 2 and "'ghots'" in proc.stderr
