@@ -12,8 +12,10 @@ from runner import __version__
 from runner.app.requests import (
     ConfigRequest,
     DemoRequest,
+    InitRequest,
     InventoryCheckRequest,
     LintRequest,
+    NewRequest,
     PlanRequest,
     ProjectFlags,
     ReportRequest,
@@ -98,6 +100,30 @@ def _project(
     )
 
 
+def _completion(function: str, incomplete: str, **given: Any) -> list[str]:
+    """Values for <Tab> from `runner.app.complete` (loaded on use, like a command)."""
+    module = importlib.import_module("runner.app.complete")
+    values: list[str] = getattr(module, function)(incomplete, **given)
+    return values
+
+
+def _complete_task(ctx: typer.Context, incomplete: str) -> list[str]:
+    return _completion("task_ids", incomplete, tasks=tuple(ctx.params.get("tasks") or ()))
+
+
+def _complete_component(ctx: typer.Context, incomplete: str) -> list[str]:
+    return _completion(
+        "component_names",
+        incomplete,
+        playbooks=ctx.params.get("playbooks"),
+        inventory=ctx.params.get("inventory"),
+    )
+
+
+def _complete_status(ctx: typer.Context, incomplete: str) -> list[str]:
+    return _completion("statuses", incomplete, tasks=tuple(ctx.params.get("tasks") or ()))
+
+
 def _reports(
     given: list[str] | None, *, junit: Path | None, prometheus: Path | None
 ) -> tuple[tuple[str, Path], ...]:
@@ -117,7 +143,12 @@ def _reports(
 
 @app.command()
 def plan(
-    task: Annotated[str, typer.Argument(help="Task ID (ENG-001), FOLDER/ID, or a path.")],
+    task: Annotated[
+        str,
+        typer.Argument(
+            help="Task ID (ENG-001), FOLDER/ID, or a path.", autocompletion=_complete_task
+        ),
+    ],
     json_out: JsonOpt = False,
     tasks: TasksOpt = None,
     playbooks: PlaybooksOpt = None,
@@ -138,15 +169,26 @@ def plan(
 
 @app.command()
 def validate(
-    task: Annotated[list[str] | None, typer.Argument(help="Task IDs, FOLDER/IDs or paths.")] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Argument(help="Task IDs, FOLDER/IDs or paths.", autocompletion=_complete_task),
+    ] = None,
     all_tasks: Annotated[
         bool, typer.Option("--all", help="Every task under the task dirs.")
     ] = False,
     status: Annotated[
-        list[str] | None, typer.Option("--status", help="With --all: tasks in this status.")
+        list[str] | None,
+        typer.Option(
+            "--status", help="With --all: tasks in this status.", autocompletion=_complete_status
+        ),
     ] = None,
     component: Annotated[
-        list[str] | None, typer.Option("--component", help="Only checks on this component.")
+        list[str] | None,
+        typer.Option(
+            "--component",
+            help="Only checks on this component.",
+            autocompletion=_complete_component,
+        ),
     ] = None,
     only: Annotated[
         str | None, typer.Option("--only", help="Only checks whose id/label/command has TEXT.")
@@ -253,7 +295,10 @@ def validate(
 
 @app.command()
 def lint(
-    task: Annotated[list[str] | None, typer.Argument(help="Task IDs, FOLDER/IDs or paths.")] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Argument(help="Task IDs, FOLDER/IDs or paths.", autocompletion=_complete_task),
+    ] = None,
     all_tasks: Annotated[
         bool, typer.Option("--all", help="Every task under the task dirs.")
     ] = False,
@@ -277,7 +322,10 @@ def lint(
 
 @app.command()
 def report(
-    task: Annotated[str | None, typer.Argument(help="Task ID, FOLDER/ID or path.")] = None,
+    task: Annotated[
+        str | None,
+        typer.Argument(help="Task ID, FOLDER/ID or path.", autocompletion=_complete_task),
+    ] = None,
     run: Annotated[
         str | None, typer.Option("--run", help="A RUN-ID (default: the latest).")
     ] = None,
@@ -387,6 +435,51 @@ def demo(
     """Run the whole job in a sandbox on this machine: SSH hosts, a gateway, Ollama stand-ins."""
 
     _call("demo", DemoRequest(keep=keep))
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path, typer.Argument(help="The project folder (default: this one; made if missing).")
+    ] = Path("."),
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite files that are already there.")
+    ] = False,
+) -> None:
+    """Start a project: taskrun.yaml, playbooks/ (inventory, Must-Pass playbooks), tasks/."""
+
+    _call("init", InitRequest(directory=directory, force=force))
+
+
+@app.command()
+def new(
+    title: Annotated[str, typer.Option("--title", help="The task's title.")],
+    component: Annotated[
+        list[str],
+        typer.Option(
+            "--component",
+            help="Where the task runs: an inventory component or global (repeatable).",
+            autocompletion=_complete_component,
+        ),
+    ],
+    task_id: Annotated[
+        str | None, typer.Option("--id", help="Task ID (default: the next free ENG-NNN).")
+    ] = None,
+    tasks: TasksOpt = None,
+    playbooks: PlaybooksOpt = None,
+    inventory: InventoryOpt = None,
+) -> None:
+    """Write a new task from the team's template into the tasks folder."""
+
+    _call(
+        "new",
+        NewRequest(
+            title=title,
+            components=tuple(component),
+            task_id=task_id,
+            project=_project(tasks, playbooks, inventory),
+        ),
+    )
 
 
 @inventory_app.command("check")

@@ -2,6 +2,7 @@
 
     TaskrunError                   root; never raised itself
     ├── InputError                 bad input: task file, directive, settings, inventory → exit 2
+    │   ├── InputErrors            several of them at once (every bad directive of a file)
     │   └── AmbiguousTaskError     a Task ID matches several files (lists the candidates)
     ├── EvidenceError              reports/ cannot take the evidence → exit 6
     ├── WriteBackRefused           the task file changed under us, or a stale run → exit 5
@@ -20,7 +21,7 @@ Exit codes live here too, so one place decides them: `EXIT_*` and `combined_exit
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # a check failed
@@ -73,6 +74,21 @@ class InputError(TaskrunError):
             return self.message
         where = self.path if self.line is None else f"{self.path}({self.line})"
         return f"{where}: {self.message}"
+
+
+class InputErrors(InputError):
+    """Several problems of one input found at once (every bad directive of a file): one
+    `path(line): message` line each, so a person fixes them all in one go."""
+
+    def __init__(self, problems: Sequence[InputError]):
+        if not problems:
+            raise ValueError("InputErrors needs at least one problem")
+        self.problems = tuple(problems)
+        first = self.problems[0]
+        super().__init__(first.message, path=first.path, line=first.line)
+
+    def render(self) -> str:
+        return "\n".join(problem.render() for problem in self.problems)
 
 
 class AmbiguousTaskError(InputError):

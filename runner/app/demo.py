@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from runner.app.project import Project
 from runner.app.requests import DemoRequest, ValidateRequest
 from runner.app.validate import validate
 from runner.console import Console
-from runner.demo.cli import demo_project, demo_worked, inside, task_diff
+from runner.demo.cli import check_keep_folder, demo_project, demo_worked, inside, task_diff
 from runner.errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM
 from runner.project.settings import load_settings
 
@@ -17,6 +18,8 @@ __all__ = ["run"]
 
 def run(request: DemoRequest, console: Console) -> int:
     keep = request.keep
+    if keep is not None:
+        check_keep_folder(keep)
     console.info("starting the sandbox: 4 SSH hosts, a gateway and 2 Ollama stand-ins on 127.0.0.1")
     with demo_project(keep) as layout, inside(layout):
         settings = load_settings(
@@ -36,12 +39,7 @@ def run(request: DemoRequest, console: Console) -> int:
         console.text("\nWhat taskrun changed in the task file (nothing else was touched):\n")
         console.text(task_diff(before, after, layout.task_path.name))
         if outcomes and outcomes[0].run_dir is not None:
-            where = (
-                outcomes[0].run_dir
-                if keep
-                else "(removed with the sandbox; keep it with --keep DIR)"
-            )
-            console.text(f"\nEvidence: run.json, junit.xml, summary.md and logs/ in {where}\n")
+            console.text(_evidence_sentence(outcomes[0].run_dir, kept=keep is not None))
         if code in (EXIT_SIGINT, EXIT_SIGTERM):
             return code
         worked, problems = demo_worked(outcomes)
@@ -55,3 +53,13 @@ def run(request: DemoRequest, console: Console) -> int:
         for problem in problems:
             console.error(f"demo: {problem}")
         return code or EXIT_FAILED
+
+
+def _evidence_sentence(run_dir: Path, *, kept: bool) -> str:
+    files = "run.json, junit.xml, summary.md and logs/"
+    if kept:
+        return f"\nEvidence: {files} in {run_dir}\n"
+    return (
+        f"\nEvidence: {files} were in {run_dir}, removed with the sandbox; "
+        "keep them with: taskrun demo --keep DIR\n"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from runner.app.project import Project
 from runner.app.requests import LintRequest
 from runner.console import Console
-from runner.errors import EXIT_FAILED, EXIT_OK, InputError
+from runner.errors import EXIT_FAILED, EXIT_OK, InputError, InputErrors
 from runner.lint.rules import Finding
 from runner.lint.shellcheck import shellcheck_path
 from runner.project.discovery import TaskRef, scan_tasks
@@ -47,6 +47,9 @@ def run(request: LintRequest, console: Console) -> int:
     for ref in refs:
         try:
             planned = project.plan(ref.path, ref.doc)
+        except InputErrors as several:
+            findings.extend(_bad_input(exc, ref.doc.path) for exc in several.problems)
+            continue
         except InputError as exc:
             findings.append(_bad_input(exc, ref.doc.path))
             continue

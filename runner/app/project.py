@@ -17,14 +17,18 @@ from zoneinfo import ZoneInfo
 from runner.app.requests import ProjectFlags
 from runner.bash.guard import mutation_reason
 from runner.clock import Clock, clock_from_env, system_clock
+from runner.errors import InputError, InputErrors
 from runner.lint.rules import Finding
 from runner.lint.task import lint_task
 from runner.models import Plan, TaskDocument
 from runner.plan.build import PlanContext, build_plan
-from runner.project.discovery import TaskRef, resolve_task
+from runner.plan.directive_problems import directive_problems
+from runner.project.components import LOCAL, Components
+from runner.project.discovery import TaskRef, display_path, resolve_task
 from runner.project.inventory import Inventory, load_inventory
-from runner.project.playbooks import load_playbooks
+from runner.project.playbooks import Playbook, load_playbooks
 from runner.project.settings import (
+    PACKAGED_PLAYBOOKS,
     Settings,
     effective_inventory,
     load_settings,
@@ -124,7 +128,7 @@ class Project:
 
     def plan(self, path: Path, doc: TaskDocument, *, with_lint: bool = False) -> PlannedTask:
         setup = self._plan_setup()
-        plan = build_plan(doc, setup.context)
+        plan = _build_or_report_all(doc, setup.context)
         if with_lint:
             plan = _with_lint_notes(plan, self.lint_findings(doc, plan))
         return PlannedTask(
@@ -186,6 +190,25 @@ class Project:
             "numbers are not masked; they show in output)"
         )
 
+    def require_known_components(self, path: Path, doc: TaskDocument, plan: Plan) -> None:
+        """Before anything runs: a component the inventory does not know is an input error
+        (with the closest known name), not one `error` per check after the run."""
+        inventory = self.inventory
+        resolver = inventory.resolver if inventory is not None else Components.of((), {})
+        for check in plan.checks:
+            if check.kind not in ("command", "setup", "http", "pre"):
+                continue
+            for name in check.components:
+                # what `validate` can reach: an inventory component, or this machine
+                if name == LOCAL or (inventory is not None and name in inventory.components):
+                    continue
+                from_field = name in doc.components and doc.component_line is not None
+                raise InputError(
+                    _unknown_component_message(name, resolver, inventory, self.cwd),
+                    path=self.relpath(path),
+                    line=(doc.component_line or 0) + 1 if from_field else check.line,
+                )
+
     # ------------------------------------------------------------------ paths and dates
     def relpath(self, path: Path) -> str:
         """A task file's path as run.json and reports name it: POSIX, relative to the cwd."""
@@ -203,14 +226,7 @@ class Project:
 def _load_planning(settings: Settings) -> _Planning:
     """The inventory, the Must-Pass playbooks and the guard."""
     inventory = _inventory_if_any(settings)
-    notes: list[str] = []
-    playbooks, packaged = playbooks_dir_or_packaged(settings)
-    if packaged:
-        notes.append(
-            f"no playbooks/ folder in the project: using the packaged playbooks ({playbooks})"
-        )
-    must_pass_dir = playbooks / "must-pass"
-    loaded = load_playbooks(must_pass_dir) if must_pass_dir.is_dir() else {}
+    loaded, notes = _must_pass_playbooks(settings)
     read_only_posts = tuple(settings.read_only_posts)
 
     def guard(command: str, *, functions: Mapping[str, str] | None = None) -> str | None:
@@ -235,6 +251,52 @@ def _load_planning(settings: Settings) -> _Planning:
             ),
         )
     return _Planning(context=context, inventory=inventory, notes=tuple(notes))
+
+
+def _unknown_component_message(
+    name: str, resolver: Components, inventory: Inventory | None, cwd: Path
+) -> str:
+    if inventory is None:
+        return (
+            f"component {name!r}: there is no inventory to find it in "
+            "(write playbooks/inventory.yaml, or start a project with `taskrun init`)"
+        )
+    where = display_path(Path(inventory.path or "inventory"), cwd)
+    hint = resolver.suggest(name)
+    did_you_mean = f"; did you mean {hint}?" if hint else ""
+    known = ", ".join(resolver.known())
+    return f"component {name!r} is not in {where}{did_you_mean} (known: {known})"
+
+
+def _build_or_report_all(doc: TaskDocument, context: PlanContext) -> Plan:
+    """The plan; when a directive stops it, every bad directive of the file is reported."""
+    try:
+        return build_plan(doc, context)
+    except InputError as first:
+        problems = directive_problems(doc)
+        if len(problems) > 1 and any(p.line == first.line for p in problems):
+            raise InputErrors(problems) from None
+        raise
+
+
+def _must_pass_playbooks(settings: Settings) -> tuple[dict[str, Playbook], list[str]]:
+    """The project's Must-Pass playbooks, completed by the packaged ones it lacks: an item
+    is `manual` only when no playbook for it exists anywhere. The plan notes which apply."""
+    playbooks, packaged = playbooks_dir_or_packaged(settings)
+    loaded = load_playbooks(playbooks / "must-pass")
+    if packaged:
+        note = f"no playbooks/ folder in the project: using the packaged playbooks ({playbooks})"
+        return loaded, [note]
+    shipped_dir = PACKAGED_PLAYBOOKS / "must-pass"
+    shipped = load_playbooks(shipped_dir)
+    missing = [slug for slug in shipped if slug not in loaded]
+    if not missing:
+        return loaded, []
+    loaded.update((slug, shipped[slug]) for slug in missing)
+    where = display_path(playbooks / "must-pass", settings.cwd or Path.cwd())
+    names = ", ".join(f"{slug}.yaml" for slug in missing)
+    verb = "ones apply" if len(missing) > 1 else "one applies"
+    return loaded, [f"{where}/ has no {names}: the packaged {verb} ({shipped_dir})"]
 
 
 def _inventory_if_any(settings: Settings) -> Inventory | None:

@@ -113,3 +113,17 @@ class ScheduleRequest:
 @dataclass(frozen=True, slots=True)
 class DemoRequest:
     keep: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InitRequest:
+    directory: Path = Path(".")
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewRequest:
+    title: str = ""
+    components: tuple[str, ...] = ()
+    task_id: str | None = None
+    project: ProjectFlags = ProjectFlags()

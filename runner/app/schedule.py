@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from runner.app.requests import ScheduleRequest
@@ -19,6 +21,7 @@ def run(request: ScheduleRequest, console: Console) -> int:
     taskrun_path = str(Path(taskrun_path).resolve())
     extra = tuple(request.args) if request.args else units.DEFAULT_ARGS
     workdir = str(Path.cwd().resolve())
+    _warn(console, taskrun_path=taskrun_path, workdir=workdir, args=extra)
     if request.what == "cron":
         console.text(
             units.render_cron(
@@ -51,3 +54,15 @@ def run(request: ScheduleRequest, console: Console) -> int:
     }[request.what]
     console.text(text if text.endswith("\n") else text + "\n")
     return EXIT_OK
+
+
+def _warn(console: Console, *, taskrun_path: str, workdir: str, args: tuple[str, ...]) -> None:
+    """On stderr, so the units piped into a file stay clean."""
+    temp_dirs = [tempfile.gettempdir(), os.environ.get("TMPDIR", "")]
+    for warning in units.schedule_warnings(
+        taskrun_path=taskrun_path,
+        workdir=workdir,
+        args=args,
+        temp_dirs=[d for d in temp_dirs if d],
+    ):
+        console.info(f"warning: {warning}")

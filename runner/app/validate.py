@@ -111,6 +111,10 @@ def validate(
         for broken in selection.broken:
             console.info(f"{broken.task_path}: not run: {broken.reason}")
         return [], EXIT_COULD_NOT_RUN if selection.broken else EXIT_OK
+    if not request.all_tasks:  # a batch runs on: the checks there are `error`, exit 3
+        for planned in planned_tasks:
+            plan = filter_plan(planned.plan, only=request.only, components=request.components)
+            project.require_known_components(planned.path, planned.doc, plan)
 
     def job(planned: PlannedTask) -> Job[TaskRunOutcome]:
         async def one(shared: Shared, interrupt: Interrupt) -> TaskRunOutcome:

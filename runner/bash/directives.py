@@ -17,6 +17,7 @@ from runner.models import Directives
 
 __all__ = [
     "DIRECTIVE_KEYS",
+    "SKIP_WITHOUT_REASON",
     "parse_directive_comment",
     "parse_fence_info",
 ]
@@ -33,6 +34,7 @@ DIRECTIVE_KEYS = (
     "name",
     "pipefail",
 )
+SKIP_WITHOUT_REASON = "skipped by directive"
 
 # Runme's own cell attributes: a fence info like ```bash {name=x interactive=false}``` must stay
 # valid for Runme, so these are accepted in fence info and ignored.
@@ -164,6 +166,9 @@ def _split_pairs(text: str, *, path: str, line: int, what: str) -> list[tuple[st
     pairs = []
     for word in words:
         key, sep, value = word.partition("=")
+        if word == "skip":  # a bare `skip`, as people write it: no reason given
+            pairs.append(("skip", SKIP_WITHOUT_REASON))
+            continue
         if not sep or not key:
             raise InputError(
                 f"{what}: {word!r} is not key=value (e.g. timeout=30)", path=path, line=line

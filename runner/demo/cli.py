@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.demo.run import DemoLayout, prepare_demo, start_sandbox
+from runner.errors import InputError
 
 DELIBERATE = "Deliberately failing"
 _START_TIMEOUT_S = 60.0
@@ -50,11 +51,44 @@ class _SandboxThread:
                 self.loop.close()
 
 
+# Marks a folder as a kept demo, so `demo --keep` into it again is a re-run, not a clobbering.
+KEPT_MARKER = ".taskrun-demo"
+_SHOWN_ENTRIES = 5
+
+
+def check_keep_folder(keep: Path) -> None:
+    """`--keep DIR` writes a whole project (tasks/, playbooks/inventory.yaml, reports/): only
+    into a new or empty folder, or one an earlier `demo --keep` made."""
+    if not keep.exists():
+        return
+    if not keep.is_dir():
+        raise InputError(f"--keep {keep}: is a file, not a folder")
+    try:
+        entries = sorted(keep.iterdir())
+    except OSError as exc:
+        raise InputError(f"--keep {keep}: cannot read the folder: {exc.strerror or exc}") from None
+    if not entries or (keep / KEPT_MARKER).is_file():
+        return
+    names = [e.name + ("/" if e.is_dir() else "") for e in entries[:_SHOWN_ENTRIES]]
+    more = len(entries) - len(names)
+    listing = ", ".join(names) + (f" and {more} more" if more else "")
+    raise InputError(
+        f"--keep {keep}: the folder is not empty ({listing}) and holds no earlier demo; "
+        "the demo writes tasks/, playbooks/ and reports/ there: choose a new or empty folder"
+    )
+
+
 @contextmanager
 def demo_project(keep: Path | None) -> Iterator[DemoLayout]:
     """A started sandbox and its project folder; everything stopped (and removed unless kept)."""
     workdir = Path(tempfile.mkdtemp(prefix="taskrun-demo-")) if keep is None else keep.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
+    if keep is not None:
+        (workdir / KEPT_MARKER).write_text(
+            "A project kept by `taskrun demo --keep`; `taskrun demo --keep` into this folder "
+            "runs the demo again here.\n",
+            encoding="utf-8",
+        )
     runner = _SandboxThread()
     try:
         yield runner.start(workdir)

@@ -10,6 +10,7 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
 
 from runner.errors import InputError
 
@@ -270,3 +271,86 @@ def render_cron(
         shell += f" >> {shlex.quote(_absolute(log_file, 'the log file'))} 2>&1"
     # cron turns an unescaped `%` into a newline (stdin for the command).
     return f"{when} {shell.replace('%', chr(92) + '%')}\n"
+
+
+# --------------------------------------------------------------------------- warnings
+
+_TEMP_ROOTS = ("/tmp", "/var/tmp", "/dev/shm")
+# Query parameters and webhook paths whose value is a credential: whoever reads the unit file,
+# the crontab or `ps` could post as you.
+_SECRET_QUERY = re.compile(r"(key|token|secret|pass|auth|sig|signature|code)", re.IGNORECASE)
+_WEBHOOK_PATHS = (
+    ("hooks.slack.com", "/services/"),
+    ("discord.com", "/api/webhooks/"),
+    ("discordapp.com", "/api/webhooks/"),
+    ("webhook.office.com", "/"),
+    ("outlook.office.com", "/webhook"),
+)
+_TOKEN_LIKE = re.compile(r"(?=[A-Za-z0-9_-]*[0-9])(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{24,}")
+
+
+def schedule_warnings(
+    *, taskrun_path: str, workdir: str, args: Sequence[str], temp_dirs: Sequence[str] = ()
+) -> list[str]:
+    """What would make the printed schedule fail later or leak a secret (printed anyway)."""
+    warnings: list[str] = []
+    roots = tuple(dict.fromkeys((*_TEMP_ROOTS, *temp_dirs)))
+    fixes = (
+        ("the taskrun program", taskrun_path, "install taskrun where it stays, e.g. with pipx"),
+        ("the working directory", workdir, "run `taskrun schedule` from the project's folder"),
+    )
+    for what, path, fix in fixes:
+        root = _under(path, roots)
+        if root is not None:
+            warnings.append(
+                f"{what} {path} is under {root}, a temporary folder: the schedule breaks when "
+                f"it is cleaned ({fix})"
+            )
+    url = notify_url(args)
+    if url is not None:
+        why = secret_in_url(url)
+        if why is not None:
+            warnings.append(
+                f"the --notify URL carries a secret ({why}): it would be readable in the unit "
+                "file or crontab and in `ps`; put TASKRUN_NOTIFY=<url> into the environment "
+                "file (--env-file) and leave --notify out"
+            )
+    return warnings
+
+
+def notify_url(args: Sequence[str]) -> str | None:
+    """The URL of `--notify URL` / `--notify=URL` among `validate`'s arguments."""
+    for index, arg in enumerate(args):
+        if arg == "--notify" and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--notify="):
+            return arg.partition("=")[2]
+    return None
+
+
+def secret_in_url(url: str) -> str | None:
+    """Why `url` holds a credential (user info, a key in the query, a webhook token), or None."""
+    parts = urlsplit(url)
+    if parts.password or (parts.username and "@" in parts.netloc):
+        return "user info before the host"
+    for name, _value in parse_qsl(parts.query, keep_blank_values=True):
+        if _SECRET_QUERY.search(name):
+            return f"the query parameter {name!r}"
+    host = (parts.hostname or "").lower()
+    for webhook_host, path in _WEBHOOK_PATHS:
+        if (host == webhook_host or host.endswith("." + webhook_host)) and parts.path.startswith(
+            path
+        ):
+            return "a webhook URL: its path is the credential"
+    if any(_TOKEN_LIKE.fullmatch(segment) for segment in parts.path.split("/")):
+        return "a token-like path segment"
+    return None
+
+
+def _under(path: str, roots: Sequence[str]) -> str | None:
+    normal = path.rstrip("/") + "/"
+    for root in roots:
+        base = root.rstrip("/") + "/"
+        if base != "/" and normal.startswith(base):
+            return root
+    return None
